@@ -1,0 +1,49 @@
+# Two commands set up a fresh machine: `make book` (the book) and `make test` (the tests).
+# Both create .venv from requirements.txt when it is missing or older than requirements.txt.
+
+PROFILE ?= cpu
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+NOTEBOOK_SOURCES := $(wildcard notebooks/*.py)
+
+# A checkout placed next to the shared datasets finds them without configuration.
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export HVAE_DATA_DIR ?= $(if $(wildcard ../shared/datasets/MNIST),$(abspath ../shared/datasets))
+
+.PHONY: book notebooks html figures test clean
+
+book: notebooks html
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+# Execute every chapter with papermill under PROFILE; the executed notebook is stored next to
+# its source (notebooks/NAME.ipynb), where _toc.yml points, and is committed.
+notebooks: $(BIN)/.installed
+	@mkdir -p _build/notebooks
+	@set -e; for source in $(NOTEBOOK_SOURCES); do \
+		name=$$(basename $$source .py); \
+		echo "executing $$name (profile $(PROFILE))"; \
+		$(BIN)/jupytext --quiet --to ipynb --output _build/notebooks/$$name.ipynb $$source; \
+		$(BIN)/papermill --no-progress-bar --cwd notebooks --kernel python3 \
+			-p profile $(PROFILE) _build/notebooks/$$name.ipynb notebooks/$$name.ipynb; \
+	done
+
+# Render the committed, executed chapters to _build/html without executing anything.
+html: $(BIN)/.installed
+	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
+
+# Collect the slide versions (16:9 PDF, SVG, 300-dpi PNG) that the chapters saved.
+figures: notebooks
+	@mkdir -p _build/figures
+	cp figures/*.pdf figures/*.svg figures/*.png _build/figures/
+	@echo "slide figures in _build/figures"
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+clean:
+	rm -rf _build
