@@ -1,0 +1,153 @@
+"""A store of finished runs: one JSON record per run, written atomically when the run ends.
+
+A run is keyed by (experiment, profile, config, seed). ``RunStore.run`` returns the stored
+record when the run has finished before, so an interrupted experiment resumes where it stopped
+and never recomputes or loses a finished run. Every record carries its provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hvae_lib.results.provenance import environment
+
+PROFILES = ("smoke", "cpu", "full")
+
+
+def results_dir() -> Path:
+    """The results root: ``$HVAE_RESULTS_DIR`` if set, else ``results/`` in the project."""
+    configured = os.environ.get("HVAE_RESULTS_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(__file__).resolve().parents[2] / "results"
+
+
+def run_key(config: Mapping[str, Any], seed: int) -> str:
+    """A stable name for the run (config, seed): readable prefix plus a hash of the config."""
+    canonical = json.dumps({"config": dict(config), "seed": seed}, sort_keys=True, default=str)
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    readable = "-".join(f"{k}={v}" for k, v in sorted(config.items()) if isinstance(v, (str, int)))
+    return f"{readable}-seed={seed}-{digest}".replace(os.sep, "_").lstrip("-")
+
+
+class RunStore:
+    """Finished runs of ``experiment`` under ``profile``, stored in ``root/experiment/profile``."""
+
+    def __init__(self, experiment: str, profile: str, root: Path | str | None = None):
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+        self.experiment = experiment
+        self.profile = profile
+        self.folder = Path(root or results_dir()) / experiment / profile
+
+    @property
+    def runs_folder(self) -> Path:
+        return self.folder / "runs"
+
+    def path(self, config: Mapping[str, Any], seed: int) -> Path:
+        return self.runs_folder / f"{run_key(config, seed)}.json"
+
+    def get(self, config: Mapping[str, Any], seed: int) -> dict[str, Any] | None:
+        """The record of the finished run (config, seed), or None."""
+        path = self.path(config, seed)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def run(
+        self,
+        config: Mapping[str, Any],
+        seed: int,
+        compute: Callable[[], Mapping[str, Any]],
+        device: str | None = None,
+    ) -> dict[str, Any]:
+        """The record of run (config, seed): from the store, or by calling ``compute()``.
+
+        ``compute`` returns the run's metrics (numbers; an ``epochs`` entry is recorded as
+        provenance). A NaN or infinite metric raises instead of being stored.
+        """
+        record = self.get(config, seed)
+        if record is not None:
+            return record
+        start = time.perf_counter()
+        metrics = dict(compute())
+        wall_s = time.perf_counter() - start
+        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"run {run_key(config, seed)} produced non-finite metrics {bad}: {metrics}")
+        record = {
+            "experiment": self.experiment,
+            "profile": self.profile,
+            "config": dict(config),
+            "seed": seed,
+            "metrics": metrics,
+            "provenance": {
+                **environment(device),
+                "epochs": metrics.get("epochs"),
+                "wall_s": round(wall_s, 3),
+                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+        }
+        _write_atomic(self.path(config, seed), json.dumps(record, indent=1, sort_keys=True, default=str))
+        self.write_csv()
+        return record
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every finished run, in a stable order."""
+        if not self.runs_folder.exists():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(self.runs_folder.glob("*.json"))]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per run: config columns, ``run`` (the seed), metrics, provenance."""
+        rows = [
+            {**r["config"], "run": r["seed"], **r["metrics"], **{k: v for k, v in r["provenance"].items() if k != "epochs"}}
+            for r in self.records()
+        ]
+        return pd.DataFrame(rows)
+
+    def write_csv(self) -> Path:
+        """Rewrite ``runs.csv`` (tidy, one row per run) atomically; return its path."""
+        path = self.folder / "runs.csv"
+        _write_atomic(path, self.frame().to_csv(index=False))
+        return path
+
+    def provenance(self) -> dict[str, Any]:
+        """A summary over the stored runs: devices, commits, runs, epochs, total wall time."""
+        records = self.records()
+        provenance = [r["provenance"] for r in records]
+        epochs = sorted({p["epochs"] for p in provenance if p.get("epochs") is not None})
+        return {
+            "profile": self.profile,
+            "runs": len(records),
+            "devices": sorted({p["device"] for p in provenance}),
+            "commits": sorted({p["commit"] for p in provenance}),
+            "torch": sorted({p["torch"] for p in provenance}),
+            "epochs": epochs,
+            "wall_s": round(sum(p["wall_s"] for p in provenance), 1),
+            "finished": max((p["finished"] for p in provenance), default=None),
+        }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
