@@ -21,9 +21,6 @@ if "google.colab" in sys.modules and not os.path.exists("/content/hvae"):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch_geometric==2.8.1", "power-spherical==0.8.1"], check=True)
     sys.path.insert(0, "/content/hvae")
 
-# %% tags=["parameters"]
-profile = "cpu"
-
 # %% [markdown]
 # # The data
 #
@@ -32,6 +29,9 @@ profile = "cpu"
 # SHA-256 and used without any network access; missing files are downloaded (and verified)
 # where a network exists; offline, the loader stops at once with a message naming the missing
 # files, the directory it searched and how to supply them.
+
+# %% tags=["parameters", "remove-cell"]
+profile = "cpu"
 
 # %% tags=["remove-input"]
 from hvae_lib import experiments

@@ -162,7 +162,8 @@ def test_load_planetoid_builds_the_graph(tiny_cora, offline):
 
 def test_load_planetoid_missing_file_offline(tiny_cora, offline):
     (tiny_cora / "Planetoid" / "Cora" / "raw" / "ind.cora.allx").unlink()
-    with pytest.raises(DataUnavailableError, match=r"(?s)ind\.cora\.allx.*Planetoid/Cora/raw"):
+    with pytest.raises(DataUnavailableError, match=r"(?s)ind\.cora\.allx.*Planetoid/Cora/raw") as error:
         load_planetoid("Cora", root=tiny_cora)
+    assert error.value.missing == ("ind.cora.allx",)
     with pytest.raises(ValueError, match="name must be one of"):
         load_planetoid("Reddit", root=tiny_cora)

@@ -15,7 +15,11 @@ DOWNLOAD_TIMEOUT_S = 20
 
 
 class DataUnavailableError(FileNotFoundError):
-    """Data files are missing and could not be downloaded."""
+    """Data files are missing (named in ``missing``) or corrupt, and could not be downloaded."""
+
+    def __init__(self, message: str, missing: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.missing = missing
 
 
 def data_dir() -> Path:
@@ -74,7 +78,7 @@ def ensure_files(folder: Path, remotes: list[RemoteFile], what: str, download: b
     still_missing = [r.name for r in remotes if not (folder / r.name).exists()]
     if still_missing:
         reason = next(iter(failures.values()), "downloads are disabled")
-        raise DataUnavailableError(_missing_message(what, folder, still_missing, reason))
+        raise DataUnavailableError(_missing_message(what, folder, still_missing, reason), tuple(still_missing))
 
 
 def _missing_message(what: str, folder: Path, names: list[str], reason: object) -> str:

@@ -61,9 +61,9 @@ def binarization_figure(profile: str, name: str = "mnist", seed: int = 0) -> plt
 
 
 def graph_statistics(profile: str) -> pd.DataFrame:
-    """Statistics of each Planetoid graph, computed from the loaded graph.
+    """Statistics of each Planetoid graph (one column per graph), computed from the loaded graph.
 
-    A graph whose files are missing offline gets a row saying so instead of numbers.
+    A graph whose files are missing offline gets a column saying so instead of numbers.
     """
     _check_profile(profile)
     rows = []
@@ -71,10 +71,10 @@ def graph_statistics(profile: str) -> pd.DataFrame:
         try:
             graph = load_planetoid(name)
         except DataUnavailableError as error:
-            rows.append({"graph": name, "status": f"not available: {str(error).splitlines()[1].strip()}"})
+            rows.append({"graph": name, "status": f"missing {', '.join(error.missing)}"})
             continue
         rows.append({"graph": name, "status": "loaded", **_graph_numbers(graph)})
-    return pd.DataFrame(rows).set_index("graph")
+    return pd.DataFrame(rows, dtype=object).set_index("graph").T.fillna("")
 
 
 def _graph_numbers(graph) -> dict[str, float | int]:
