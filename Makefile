@@ -5,7 +5,7 @@ PROFILE ?= cpu
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
-NOTEBOOK_SOURCES := $(wildcard notebooks/*.py)
+NOTEBOOK_SOURCES ?= $(wildcard notebooks/*.py)
 
 # A checkout placed next to the shared datasets finds them without configuration.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
@@ -20,7 +20,7 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# Execute every chapter with papermill under PROFILE; the executed notebook is stored next to
+# Execute every chapter (or NOTEBOOK_SOURCES=notebooks/x.py) with papermill under PROFILE; the executed notebook is stored next to
 # its source (notebooks/NAME.ipynb), where _toc.yml points, and is committed.
 notebooks: $(BIN)/.installed
 	@mkdir -p _build/notebooks
