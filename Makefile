@@ -20,8 +20,10 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# Execute every chapter (or NOTEBOOK_SOURCES=notebooks/x.py) with papermill under PROFILE; the executed notebook is stored next to
-# its source (notebooks/NAME.ipynb), where _toc.yml points, and is committed.
+# Execute every chapter (or NOTEBOOK_SOURCES=notebooks/x.py) with papermill under PROFILE;
+# the executed notebook is stored next to
+# its source (notebooks/NAME.ipynb), where _toc.yml points, and is committed; a chapter that
+# fails leaves the committed notebook untouched.
 notebooks: $(BIN)/.installed
 	@mkdir -p _build/notebooks
 	@set -e; for source in $(NOTEBOOK_SOURCES); do \
@@ -29,7 +31,8 @@ notebooks: $(BIN)/.installed
 		echo "executing $$name (profile $(PROFILE))"; \
 		$(BIN)/jupytext --quiet --to ipynb --output _build/notebooks/$$name.ipynb $$source; \
 		$(BIN)/papermill --no-progress-bar --cwd notebooks --kernel python3 \
-			-p profile $(PROFILE) _build/notebooks/$$name.ipynb notebooks/$$name.ipynb; \
+			-p profile $(PROFILE) _build/notebooks/$$name.ipynb _build/notebooks/$$name.executed.ipynb; \
+		mv _build/notebooks/$$name.executed.ipynb notebooks/$$name.ipynb; \
 	done
 
 # Render the committed, executed chapters to _build/html without executing anything.

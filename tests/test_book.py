@@ -13,9 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
-from hvae_lib.data import data_dir
+from hvae_lib.data import DataUnavailableError, data_dir, load_images
 
 PROJECT = Path(__file__).resolve().parents[1]
 BOOK_FILES = ["Makefile", "_config.yml", "_toc.yml", "requirements.txt", "book", "notebooks", "hvae_lib"]
@@ -29,6 +30,10 @@ def toc_files(toc: dict) -> list[str]:
 
 
 def test_smoke_book_builds(tmp_path):
+    try:
+        load_images("mnist")
+    except DataUnavailableError as error:
+        pytest.fail(f"the book's chapters read the real data sets; set HVAE_DATA_DIR.\n{error}")
     for name in BOOK_FILES:
         source = PROJECT / name
         if source.is_dir():
