@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -75,31 +75,60 @@ class RunStore:
         ``compute`` returns the run's metrics (numbers; an ``epochs`` entry is recorded as
         provenance). A NaN or infinite metric raises instead of being stored.
         """
-        record = self.get(config, seed)
-        if record is not None:
-            return record
-        start = time.perf_counter()
-        metrics = dict(compute())
-        wall_s = time.perf_counter() - start
-        bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
-        if bad:
-            raise FloatingPointError(f"run {run_key(config, seed)} produced non-finite metrics {bad}: {metrics}")
-        record = {
-            "experiment": self.experiment,
-            "profile": self.profile,
-            "config": dict(config),
-            "seed": seed,
-            "metrics": metrics,
-            "provenance": {
-                **environment(device),
-                "epochs": metrics.get("epochs"),
-                "wall_s": round(wall_s, 3),
-                "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            },
-        }
-        _write_atomic(self.path(config, seed), json.dumps(record, indent=1, sort_keys=True, default=str))
-        self.write_csv()
-        return record
+        return self.run_ensemble(config, [seed], lambda seeds: [compute()], device)[0]
+
+    def run_ensemble(
+        self,
+        config: Mapping[str, Any],
+        seeds: Sequence[int],
+        compute: Callable[[list[int]], Sequence[Mapping[str, Any]]],
+        device: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The records of runs (config, seed) for every seed, computing only the missing ones.
+
+        ``compute(missing_seeds)`` trains those runs together (one vectorised ensemble) and
+        returns one metrics mapping per seed, in order. Each record's ``wall_s`` is the
+        ensemble's wall time divided by its number of runs; ``ensemble_runs`` says how many
+        were trained together.
+        """
+        missing = [seed for seed in seeds if self.get(config, seed) is None]
+        if missing:
+            start = time.perf_counter()
+            results = [dict(metrics) for metrics in compute(missing)]
+            wall_s = time.perf_counter() - start
+            if len(results) != len(missing):
+                raise ValueError(f"compute returned {len(results)} results for {len(missing)} seeds")
+            for seed, metrics in zip(missing, results):
+                bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
+                if bad:
+                    raise FloatingPointError(f"run {run_key(config, seed)} produced non-finite metrics {bad}: {metrics}")
+            finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            for seed, metrics in zip(missing, results):
+                record = {
+                    "experiment": self.experiment,
+                    "profile": self.profile,
+                    "config": dict(config),
+                    "seed": seed,
+                    "metrics": metrics,
+                    "provenance": {
+                        **environment(device),
+                        "epochs": metrics.get("epochs"),
+                        "wall_s": round(wall_s / len(missing), 3),
+                        "ensemble_runs": len(missing),
+                        "finished": finished,
+                    },
+                }
+                _write_atomic(self.path(config, seed), json.dumps(record, indent=1, default=str))
+            self.write_csv()
+        return [self.get(config, seed) for seed in seeds]
+
+    def checkpoint_path(self, config: Mapping[str, Any], seeds: Sequence[int]) -> Path:
+        """Where an unfinished ensemble of ``seeds`` keeps its per-epoch checkpoint (not committed)."""
+        return self.folder / "checkpoints" / f"{run_key(config, seeds[0])}-runs={len(seeds)}.pt"
+
+    def artifact_path(self, config: Mapping[str, Any], seed: int, name: str) -> Path:
+        """A file that belongs to run (config, seed), e.g. its test-set latent codes."""
+        return self.folder / "artifacts" / run_key(config, seed) / name
 
     def records(self) -> list[dict[str, Any]]:
         """Every finished run, in a stable order."""
@@ -110,7 +139,7 @@ class RunStore:
     def frame(self) -> pd.DataFrame:
         """One row per run: config columns, ``run`` (the seed), metrics, provenance."""
         rows = [
-            {**r["config"], "run": r["seed"], **r["metrics"], **{k: v for k, v in r["provenance"].items() if k != "epochs"}}
+            {**r["config"], "run": r["seed"], **r["metrics"], **{k: v for k, v in r["provenance"].items() if k not in ("epochs", *r["metrics"])}}
             for r in self.records()
         ]
         return pd.DataFrame(rows)

@@ -1,0 +1,120 @@
+r"""The paper's variational auto-encoder, with the posterior family as a parameter.
+
+Encoder x -> h (MLP with ReLU), then two heads:
+
+- ``normal`` (N-VAE): z in R^d, q(z|x) = N(mu, diag sigma^2), mu = Linear(h),
+  sigma = softplus(Linear(h)); prior N(0, I).
+- ``vmf`` (S-VAE): z on S^d in R^(d+1), q(z|x) = vMF(mu, kappa), mu = Linear(h) / ||Linear(h)||,
+  kappa = softplus(Linear(h)) + 1; prior uniform on S^d.
+- ``power_spherical``: as ``vmf`` with the Power Spherical posterior (De Cao & Aziz 2020).
+
+Decoder z -> logits (Bernoulli likelihood, for binary images) or means (Gaussian likelihood with a
+fixed standard deviation). d is the manifold dimension, as in the paper's Table 1: the N-VAE latent
+is R^d, the S-VAE latent S^d lives in R^(d+1).
+
+Every layer is an ensemble layer (``hvae_lib.models.ensemble``): one ``VAE`` holds ``runs``
+independent models, inputs and outputs carry a leading run dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Distribution, Independent, Normal
+
+from hvae_lib.distributions import HypersphericalUniform, PowerSpherical, VonMisesFisher
+from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
+
+LATENTS = ("normal", "vmf", "power_spherical")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+class VAE(nn.Module):
+    """``runs`` independent VAEs with ``latent`` posteriors of manifold dimension ``d``.
+
+    Args:
+        x_dim: data dimension (784 for MNIST).
+        latent: "normal", "vmf" or "power_spherical".
+        d: manifold dimension of the latent space (R^d, or S^d in R^(d+1)).
+        hidden: encoder widths; the decoder mirrors them (784-256-128 / 128-256-784 in the paper).
+        runs: number of independent models held together.
+        likelihood: "bernoulli" (logits) or "gaussian" (means, standard deviation ``noise_scale``).
+        generator: seeds the initial parameters.
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        latent: str,
+        d: int,
+        hidden: Sequence[int] = (256, 128),
+        runs: int = 1,
+        likelihood: str = "bernoulli",
+        noise_scale: float = 1.0,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        if latent not in LATENTS:
+            raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if d < 1:
+            raise ValueError(f"d (the latent manifold dimension) must be >= 1, got {d}")
+        self.latent, self.d, self.runs = latent, d, runs
+        self.likelihood, self.noise_scale = likelihood, noise_scale
+        self.z_dim = d if latent == "normal" else d + 1
+        widths = [x_dim, *hidden]
+        self.encoder = EnsembleMLP(runs, widths, final_activation=True, generator=generator)
+        self.loc_head = EnsembleLinear(runs, widths[-1], self.z_dim, generator)
+        self.scale_head = EnsembleLinear(runs, widths[-1], d if latent == "normal" else 1, generator)
+        self.decoder = EnsembleMLP(runs, [self.z_dim, *reversed(widths)], generator=generator)
+
+    def posterior(self, x: torch.Tensor) -> Distribution:
+        """q(z | x) for x of shape (runs, n, x_dim); batch shape (runs, n)."""
+        h = self.encoder(x)
+        loc, raw_scale = self.loc_head(h), self.scale_head(h)
+        if self.latent == "normal":
+            return Independent(Normal(loc, F.softplus(raw_scale) + 1e-6), 1)
+        direction = F.normalize(loc, dim=-1)
+        kappa = F.softplus(raw_scale.squeeze(-1)) + 1
+        family = VonMisesFisher if self.latent == "vmf" else PowerSpherical
+        return family(direction, kappa)
+
+    def prior(self) -> Distribution:
+        """p(z): N(0, I) on R^d or the uniform on S^d."""
+        device = self.loc_head.weight.device
+        dtype = self.loc_head.weight.dtype
+        if self.latent == "normal":
+            zeros = torch.zeros(self.z_dim, device=device, dtype=dtype)
+            return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
+        return HypersphericalUniform(self.z_dim, device=device, dtype=dtype)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Bernoulli logits or Gaussian means for z of shape (runs, n, z_dim)."""
+        return self.decoder(z)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x | z), summed over the data dimensions; x (runs, n, x_dim), z (..., runs, n, z_dim).
+
+        Leading sample dimensions of z are folded into n for decoding and restored after.
+        """
+        sample_shape = z.shape[:-3]
+        runs, n, z_dim = z.shape[-3:]
+        flat = z.reshape(-1, runs, n, z_dim).permute(1, 0, 2, 3).reshape(runs, -1, z_dim)
+        out = self.decode(flat).reshape(runs, -1, n, x.shape[-1]).permute(1, 0, 2, 3)
+        out = out.reshape(*sample_shape, runs, n, x.shape[-1])
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
+        return Normal(out, self.noise_scale).log_prob(x.expand_as(out)).sum(-1)
+
+    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-sample reconstruction term log p(x|z), z ~ q(z|x), and the analytic KL(q || p).
+
+        Both of shape (runs, n); the ELBO is their difference.
+        """
+        q = self.posterior(x)
+        z = q.rsample()
+        return self.log_likelihood(x, z), torch.distributions.kl_divergence(q, self.prior())
