@@ -1,0 +1,65 @@
+"""Figure 2: the 2-dimensional MNIST latent spaces of the N-VAE (R^2) and the S-VAE (S^2).
+
+The codes are the posterior means (N-VAE) and mean directions (S-VAE) of the test digits under
+run 0 of Table 1's d = 2 models, stored when those runs finished.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from hvae_lib.data import load_images
+from hvae_lib.experiments.table1 import PROFILES, table1_runs, table1_store
+from hvae_lib.experiments.vae_runs import latent_codes
+from hvae_lib.plotting import hammer_projection
+
+DIGIT_COLORS = plt.get_cmap("tab10")
+
+
+def figure2_codes(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """(N-VAE codes in R^2, S-VAE codes on S^2, test labels), training the d = 2 runs if needed."""
+    table1_runs(profile, dims=(2,))
+    setup = PROFILES[profile]
+    store = table1_store(profile)
+    normal = latent_codes(store, {"model": "N-VAE", "d": 2}, setup.protocol, 0)
+    sphere = latent_codes(store, {"model": "S-VAE", "d": 2}, setup.protocol, 0)
+    labels = load_images("mnist").test.labels[: setup.n_test].numpy()
+    return normal, sphere, labels
+
+
+def figure2(profile: str) -> plt.Figure:
+    """Left: N-VAE codes in R^2; middle: S-VAE codes on S^2 in the Hammer projection; right: the
+    same S-VAE codes on the sphere in 3-D. Test digits coloured by class."""
+    normal, sphere, labels = figure2_codes(profile)
+    colors = DIGIT_COLORS(labels % 10)
+    fig = plt.figure(figsize=(13, 4.2))
+    ax_n = fig.add_subplot(1, 3, 1)
+    ax_n.scatter(normal["z0"], normal["z1"], c=colors, s=3, alpha=0.6, linewidths=0)
+    ax_n.set_title("N-VAE: posterior means in R²")
+    ax_n.set_aspect("equal", adjustable="datalim")
+
+    ax_h = fig.add_subplot(1, 3, 2)
+    x, y = hammer_projection(sphere[["z0", "z1", "z2"]].to_numpy())
+    ax_h.scatter(x, y, c=colors, s=3, alpha=0.6, linewidths=0)
+    theta = np.linspace(0, 2 * np.pi, 400)
+    ax_h.plot(2 * np.sqrt(2) * np.cos(theta), np.sqrt(2) * np.sin(theta), color="0.6", linewidth=0.8)
+    ax_h.set_title("S-VAE: mean directions on S² (Hammer)")
+    ax_h.set_aspect("equal")
+    ax_h.axis("off")
+
+    ax_s = fig.add_subplot(1, 3, 3, projection="3d")
+    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, np.pi, 13))
+    ax_s.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", linewidth=0.4)
+    ax_s.scatter(sphere["z0"], sphere["z1"], sphere["z2"], c=colors, s=2, alpha=0.6, linewidths=0)
+    ax_s.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
+    ax_s.set_box_aspect((1, 1, 1))
+    ax_s.set_title("S-VAE on the sphere")
+    ax_s.set_xticks([])
+    ax_s.set_yticks([])
+    ax_s.set_zticks([])
+
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=DIGIT_COLORS(k), label=str(k)) for k in range(10)]
+    fig.legend(handles=handles, loc="outside right center", title="digit", frameon=False)
+    return fig
