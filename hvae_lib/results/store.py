@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,11 +35,12 @@ def results_dir() -> Path:
 
 
 def run_key(config: Mapping[str, Any], seed: int) -> str:
-    """A stable name for the run (config, seed): readable prefix plus a hash of the config."""
+    """A stable file name for the run (config, seed): a readable prefix (ASCII letters, digits,
+    ``=.-``, everything else as ``_``) and a hash of the config."""
     canonical = json.dumps({"config": dict(config), "seed": seed}, sort_keys=True, default=str)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:12]
     readable = "-".join(f"{k}={v}" for k, v in sorted(config.items()) if isinstance(v, (str, int)))
-    return f"{readable}-seed={seed}-{digest}".replace(os.sep, "_").lstrip("-")
+    return re.sub(r"[^A-Za-z0-9=.-]+", "_", f"{readable}-seed={seed}-{digest}").lstrip("-")
 
 
 class RunStore:
