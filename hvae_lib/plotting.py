@@ -12,6 +12,8 @@ from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+import numpy as np
+import numpy as np
 
 SLIDE_SIZE_IN = (13.333, 7.5)
 SLIDE_FORMATS = ("pdf", "svg", "png")
@@ -82,3 +84,18 @@ def save_figure(fig: plt.Figure, name: str, folder: Path | str | None = None) ->
 def _metadata(fmt: str) -> dict[str, str | None]:
     """Drop creation dates so that re-saving an unchanged figure gives identical files."""
     return {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {})
+
+
+def hammer_projection(xyz):
+    """Hammer-Aitoff equal-area projection of unit vectors ``xyz`` (shape (..., 3)) to (X, Y).
+
+    lon = atan2(y, x), lat = asin(z), D = sqrt(1 + cos(lat) cos(lon/2)):
+    X = 2 sqrt(2) cos(lat) sin(lon/2) / D, Y = sqrt(2) sin(lat) / D; the sphere fills the ellipse
+    (X / 2 sqrt 2)^2 + (Y / sqrt 2)^2 <= 1, (1, 0, 0) maps to the centre. Accepts numpy arrays or
+    anything ``numpy.asarray`` takes.
+    """
+    xyz = np.asarray(xyz, dtype=float)
+    lon = np.arctan2(xyz[..., 1], xyz[..., 0])
+    lat = np.arcsin(np.clip(xyz[..., 2], -1.0, 1.0))
+    denominator = np.sqrt(1 + np.cos(lat) * np.cos(lon / 2))
+    return 2 * np.sqrt(2) * np.cos(lat) * np.sin(lon / 2) / denominator, np.sqrt(2) * np.sin(lat) / denominator
