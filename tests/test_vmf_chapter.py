@@ -1,0 +1,109 @@
+"""The computations of the vMF chapter (``hvae_lib.experiments.vmf_chapter``) that are more than plotting."""
+
+import mpmath
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hvae_lib.experiments import vmf_chapter as chapter
+
+
+def _integrate_over_angle(f, m, kappa, n=20000):
+    """int_{-1}^{1} f(w) g(w) dw with w = cos(theta), by the midpoint rule in theta: the sin(theta)
+    of dw removes the (1 - w^2)^(-1/2) endpoint singularity of m = 2, the nodes avoid the
+    endpoints, and for a smooth even 2pi-periodic integrand the rule converges very fast."""
+    theta = (np.arange(n) + 0.5) * np.pi / n
+    w = np.cos(theta)
+    return float(np.sum(f(w) * np.exp(chapter.w_log_density(w, m, kappa)) * np.sin(theta)) * np.pi / n)
+
+
+@pytest.mark.parametrize("m", (2, 3, 4, 10, 100))
+@pytest.mark.parametrize("kappa", (0.0, 1.0, 100.0))
+def test_w_density_integrates_to_one(m, kappa):
+    assert _integrate_over_angle(np.ones_like, m, kappa) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_w_density_mean_is_the_mean_resultant_length():
+    m, kappa = 10, 5.0
+    mean = _integrate_over_angle(lambda w: w, m, kappa)
+    with mpmath.workdps(30):
+        exact = float(mpmath.besseli(m / 2, kappa) / mpmath.besseli(m / 2 - 1, kappa))
+    assert mean == pytest.approx(exact, rel=1e-8)
+
+
+def test_acceptance_rates_are_probabilities_and_match_quadrature():
+    rates = chapter.acceptance_rates("smoke", dimensions=(2, 5, 100), kappas=(0.01, 1.0, 30.0, 1e4))
+    assert ((rates.exact > 0) & (rates.exact <= 1 + 1e-12)).all()
+    assert ((rates.monte_carlo > 0) & (rates.monte_carlo <= 1)).all()
+    assert ((rates.monte_carlo - rates.exact).abs() <= 5 * rates.se + 1e-3).all()
+    # kappa -> 0: b -> 1, t -> m - 1 and every proposal is accepted.
+    assert rates[rates.kappa == 0.01].exact.min() > 0.99
+
+
+def test_acceptance_quadrature_against_mpmath():
+    m, kappa = 2, 1e4  # Beta(1/2, 1/2) proposals, the sharpest case
+    h = (m - 1) / 2
+    b, a, d = chapter._wood_constants(m, np.float64(kappa))
+    norm = mpmath.beta(h, h)
+
+    def integrand(e):
+        t = 2 * a * b / (1 - (1 - b) * e)
+        return e ** (h - 1) * (1 - e) ** (h - 1) / norm * mpmath.exp((m - 1) * mpmath.log(t) - t + d)
+
+    exact = float(mpmath.quad(integrand, [0, b / 10, b, 10 * b, 0.5, 1]))
+    ours = chapter.acceptance_rates("smoke", dimensions=(m,), kappas=(kappa,)).exact.iloc[0]
+    assert ours == pytest.approx(exact, rel=1e-9)
+
+
+def test_official_kl_fails_in_float32_where_ours_does_not():
+    m, kappa = 128, 1.7  # ive(63, 1.7) underflows in float32
+    exact = chapter.mpmath_kl(m, kappa)
+    assert not np.isfinite(chapter.official_kl(m, kappa, np.float32))
+    assert chapter.official_kl(m, kappa, np.float64) == pytest.approx(exact, rel=1e-9)
+    assert float(chapter.our_kl(m, kappa, torch.float32)) == pytest.approx(exact, rel=1e-6)
+    assert float(chapter.our_kl(m, kappa, torch.float64)) == pytest.approx(exact, rel=1e-12)
+
+
+def test_underflow_onsets_are_increasing_in_kappa():
+    onsets = chapter.underflow_onsets("smoke")
+    first = onsets["first m with official KL NaN/inf (float32)"]
+    assert first.notna().all() and first.is_monotonic_increasing
+    assert onsets["ours finite for every m"].all()
+
+
+def test_soap_bubble_table_matches_chi_distribution():
+    table = chapter.soap_bubble_table("smoke")
+    assert np.allclose(table["mean |z| (sample)"], table["mean |z| (exact)"], rtol=0.05)
+    assert table.loc[100, "share within 10% of sqrt(d)"] > table.loc[2, "share within 10% of sqrt(d)"]
+
+
+def _fake_results():
+    rows = []
+    for dtype in ("float32", "float64"):
+        for method, t, ok in (("ours", 1.0, True), ("pythae", 12.0, True), ("scipy", 3.0, True),
+                              ("power_spherical", 0.8, False), ("floor", 0.25, True)):
+            rows.append({"task": "rsample", "dtype": dtype, "m": 3, "kappa": 1.0, "batch": 100, "method": method,
+                         "n_timed": 100, "median_s": t, "speedup_ours": t / 1.0, "correct": ok,
+                         "bad_share": 0.0 if ok else 1.0, "max_norm_dev": 0.0, "mean_resultant": 0.3,
+                         "expected": 0.3, "tolerance": 0.01, "max_rel_dev": np.nan})
+        for method, t in (("ours", 0.01, ), ("scipy_ive", 0.5)):
+            rows.append({"task": "kl_grad", "dtype": dtype, "m": 3, "kappa": "log-uniform", "batch": 100, "method": method,
+                         "n_timed": 100, "median_s": t, "speedup_ours": t / 0.01, "correct": True, "bad_share": 0.0,
+                         "max_norm_dev": np.nan, "mean_resultant": np.nan, "expected": np.nan, "tolerance": np.nan,
+                         "max_rel_dev": 1e-12})
+    return pd.DataFrame(rows)
+
+
+def test_benchmark_tables_from_results():
+    results = _fake_results()
+    targets = chapter.benchmark_targets(results, "cpu")
+    assert list(targets.met) == ["yes", "yes", "yes", "yes"]
+    assert targets.iloc[0]["cells impossible given the floor"] == "0"
+    sampling = chapter.benchmark_sampling_table(results)
+    assert sampling.loc[("float32", 3, 1.0), "vs pythae"] == "12.00x"
+    assert sampling.loc[("float32", 3, 1.0), "ours / floor"] == pytest.approx(4.0)
+    kl = chapter.benchmark_kl_table(results)
+    assert kl.loc[("float64", 3), "speed-up"] == pytest.approx(50.0)
+    failures = chapter.benchmark_failures(results)
+    assert set(failures.method) == {"power_spherical"} and len(failures) == 2
