@@ -256,3 +256,18 @@ def test_cuda_matches_cpu_without_host_sync():
         torch.cuda.set_sync_debug_mode("default")
     for cpu, gpu in zip(expected, out):
         torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+@pytest.mark.parametrize("v", [0.0, 0.5, 4.5, 19.5, 20.0, 63.5, 511.0])
+def test_log_bessel_iv_and_ratio_matches_the_separate_functions(v):
+    """The one-pass (log I_v, R_(v+1)) of the KL agrees with log_bessel_iv (outside its series
+    range, x > 5) and bessel_ratio(v + 1) to rounding, and R_(v+1)(0) = 0."""
+    from hvae_lib.special.bessel import log_bessel_iv_and_ratio
+
+    x = torch.cat((torch.zeros(1, dtype=torch.float64), torch.logspace(-3, 8, 200, dtype=torch.float64)))
+    log_iv, ratio = log_bessel_iv_and_ratio(v, x)
+    assert log_iv.dtype == torch.float64 and ratio.dtype == torch.float64
+    torch.testing.assert_close(ratio, bessel_ratio(v + 1, x), rtol=1e-14, atol=0)
+    above = x > 5
+    torch.testing.assert_close(log_iv[above], log_bessel_iv(v, x[above]), rtol=1e-14, atol=1e-14)
+    assert ratio[0] == 0

@@ -72,3 +72,30 @@ def test_uniform_api():
 def test_kl_vmf_uniform_zero_at_kappa_zero(m):
     q = VonMisesFisher(torch.eye(m)[0], torch.zeros(3))
     assert torch.equal(kl_divergence(q, HypersphericalUniform(m, batch_shape=(3,))), torch.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("m", [2, 3, 7, 64])
+def test_rotate_tangent_sample_is_householder_of_z_prime(dtype, m):
+    """The fused end of the samplers equals H(mu) (w; r g_(2..m) / |g_(2..m)|), for one mu shared
+    by a batch (broadcast copies), one mu per row, and mu broadcast across a sample dimension."""
+    from hvae_lib.distributions.householder import rotate_tangent_sample
+
+    g = torch.Generator().manual_seed(m)
+    n = 50
+    w = 2 * torch.rand(n, generator=g, dtype=torch.float64) - 1
+    first, radius = w.to(dtype), (1 - w * w).sqrt().to(dtype)
+    gaussian = torch.randn(n, m, generator=g, dtype=dtype)
+    direction = gaussian[:, 1:] / gaussian[:, 1:].norm(dim=-1, keepdim=True)
+    z_prime = torch.cat((first[:, None], radius[:, None] * direction), dim=-1)
+    tol = 16 * m * torch.finfo(dtype).eps
+    locs = _locs(m, dtype)
+    for loc in locs:  # one mu, expanded: the matrix-vector path
+        fused = rotate_tangent_sample(loc.expand(n, m), first, radius, gaussian)
+        assert (fused - householder_rotation(loc, z_prime)).abs().max().item() <= tol
+    per_row = locs[torch.arange(n) % len(locs)]  # one mu per row
+    fused = rotate_tangent_sample(per_row, first, radius, gaussian)
+    assert (fused - householder_rotation(per_row, z_prime)).abs().max().item() <= tol
+    shaped = rotate_tangent_sample(locs, first.view(-1, 1)[:48].view(8, 6), radius[:48].view(8, 6), gaussian[:48].view(8, 6, m))
+    assert (shaped - householder_rotation(locs, z_prime[:48].view(8, 6, m))).abs().max().item() <= tol
+    assert torch.equal(gaussian, gaussian.clone())  # not modified in place

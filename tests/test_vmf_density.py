@@ -185,3 +185,25 @@ def test_validate_args_names_the_argument():
     with pytest.raises(ValueError):
         q.log_prob(torch.tensor([1.0, 1.0, 0.0]))
     VonMisesFisher(good, 0.0, validate_args=True).log_prob(good)
+
+
+@pytest.mark.parametrize("m", [2, 3, 5, 11, 129])
+def test_kl_to_uniform_against_mpmath_around_the_series_boundary(m):
+    """KL(vMF || uniform) = kappa A_m - S_(m/2-1) and its gradient kappa A_m' against mpmath
+    (40 digits) for kappa in [0.5, 30], across the switch from the series to the log-Bessel form."""
+    import mpmath
+
+    from hvae_lib.distributions.vmf_functions import kl_to_uniform
+
+    mpmath.mp.dps = 40
+    kappa = torch.linspace(0.5, 30, 60, dtype=torch.float64).requires_grad_()
+    kl = kl_to_uniform(m, kappa)
+    kl.sum().backward()
+    v = mpmath.mpf(m) / 2 - 1
+    for k, value, grad in zip(kappa.tolist(), kl.tolist(), kappa.grad.tolist()):
+        k = mpmath.mpf(k)
+        a = mpmath.besseli(v + 1, k) / mpmath.besseli(v, k)
+        ref = k * a - mpmath.log(mpmath.gamma(v + 1) * (2 / k) ** v * mpmath.besseli(v, k))
+        ref_grad = k * (1 - a * a) - (m - 1) * a
+        assert abs(value - ref) <= 1e-13 * abs(ref)
+        assert abs(grad - ref_grad) <= 1e-11 * abs(ref_grad)

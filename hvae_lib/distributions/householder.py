@@ -2,7 +2,7 @@
 
 import torch
 
-__all__ = ["householder_rotation"]
+__all__ = ["householder_rotation", "rotate_tangent_sample"]
 
 
 def householder_rotation(loc, x):
@@ -29,3 +29,52 @@ def householder_rotation(loc, x):
     u = torch.cat((1 - sign * loc[..., :1], -sign * loc[..., 1:]), dim=-1)
     projection = (x * u).sum(-1, keepdim=True) / (u * u).sum(-1, keepdim=True)
     return sign * (x - 2 * projection * u)
+
+
+def _compact(t):
+    """``t`` without its broadcast copies: every batch dimension of stride 0 narrowed to size 1 (a
+    view; it broadcasts back to ``t``'s shape), so maps of ``loc`` cost one evaluation per
+    distinct mean direction rather than one per sample."""
+    index = tuple(
+        slice(0, 1) if stride == 0 and size > 1 else slice(None)
+        for size, stride in zip(t.shape[:-1], t.stride()[:-1])
+    )
+    return t[index]
+
+
+def rotate_tangent_sample(loc, first, radius, gaussian):
+    r"""H(mu) z' for z' = (first; radius g / |g|), with H(mu) of :func:`householder_rotation`.
+
+    This is the end of a sampler of a law rotationally symmetric about mu, such as the vMF's
+    (z' = (w; sqrt(1 - w^2) v), v uniform on S^(m-2)), in one fused form. With sign and u as in :func:`householder_rotation`,
+    s = sign radius / |g| and x' = sign z' = (sign first; s g),
+
+        H z' = x' - c u,    c = 2 (x'.u) / (u.u) = 2 (sign first u_1 + s (g.u_rest)) / (u.u),
+
+    so the only passes over the (n, m) sample are |g|, g.u_rest, s g and the in-place rank-one
+    update -c u^T; v and z' are never formed. u is computed once per distinct mu (broadcast copies
+    of ``loc`` are dropped), and a single mu takes a matrix-vector product for g.u_rest.
+
+    Args:
+        loc (Tensor): unit vectors mu, shape ``(..., m)``, broadcastable with ``first``'s shape.
+        first, radius (Tensor): the first coordinate of z' and |z'_(2..m)|, shape ``shape``.
+        gaussian (Tensor): shape ``shape + (m,)``, i.i.d. standard normal in columns 2..m (the
+            direction of z'_(2..m)); its first column is ignored. Not modified.
+    """
+    m = loc.shape[-1]
+    mu = _compact(loc)
+    sign = torch.where(mu[..., :1] > 0, -1.0, 1.0).to(mu.dtype)
+    u = torch.cat((1 - sign * mu[..., :1], -sign * mu[..., 1:]), dim=-1)
+    uu, sign = (u * u).sum(-1), sign[..., 0]
+    g = gaussian[..., 1:]
+    if mu.shape[:-1].numel() == 1:  # one mean direction: a matrix-vector product
+        u, sign, uu = u.reshape(m), sign.reshape(()), uu.reshape(())
+        g_dot_u = g @ u[1:]
+    else:
+        g_dot_u = (g * u[..., 1:]).sum(-1)
+    scale = sign * radius / torch.linalg.vector_norm(g, dim=-1)
+    first = sign * first
+    c = 2 * (first * u[..., 0] + scale * g_dot_u) / uu
+    z = gaussian * scale.unsqueeze(-1)
+    z[..., 0] = first
+    return z.addcmul_(c.unsqueeze(-1), u, value=-1)

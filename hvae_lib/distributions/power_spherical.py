@@ -3,18 +3,16 @@ r"""The power spherical distribution (De Cao & Aziz 2020) on S^(m-1) in R^m."""
 import math
 
 import torch
-from torch.distributions import constraints
-from torch.distributions.distribution import Distribution
 from torch.distributions.utils import lazy_property
 
-from .constraints import sphere
+from .directional import DirectionalDistribution
 from .householder import householder_rotation
 from .hyperspherical_uniform import uniform_direction
 
 __all__ = ["PowerSpherical"]
 
 
-class PowerSpherical(Distribution):
+class PowerSpherical(DirectionalDistribution):
     r"""The power spherical distribution PS(mu, kappa) on S^(m-1), m >= 2.
 
     Density with respect to the surface measure, with alpha = (m-1)/2 + kappa, beta = (m-1)/2:
@@ -35,34 +33,6 @@ class PowerSpherical(Distribution):
         validate_args (bool, optional): check ``|loc| = 1`` and ``concentration >= 0``.
     """
 
-    arg_constraints = {"loc": sphere, "concentration": constraints.nonnegative}
-    support = sphere
-    has_rsample = True
-
-    def __init__(self, loc, concentration, validate_args=None):
-        if loc.dim() < 1 or loc.shape[-1] < 2:
-            raise ValueError(
-                "loc must have at least 2 entries in its last dimension (m >= 2), "
-                f"got shape {tuple(loc.shape)}"
-            )
-        concentration = torch.as_tensor(concentration, dtype=loc.dtype, device=loc.device)
-        batch_shape = torch.broadcast_shapes(loc.shape[:-1], concentration.shape)
-        self.loc = loc.expand(batch_shape + loc.shape[-1:])
-        self.concentration = concentration.expand(batch_shape)
-        super().__init__(batch_shape, loc.shape[-1:], validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(PowerSpherical, _instance)
-        batch_shape = torch.Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape + self.event_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        super(PowerSpherical, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @property
-    def _m(self):
-        return self.event_shape[0]
 
     @lazy_property
     def _alpha(self):
@@ -89,10 +59,6 @@ class PowerSpherical(Distribution):
         """E[z] = E[t] mu, E[t] = (alpha - beta)/(alpha + beta) = kappa / (kappa + m - 1)."""
         kappa = self.concentration
         return (kappa / (kappa + self._m - 1)).unsqueeze(-1) * self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     def rsample(self, sample_shape=torch.Size()):
         shape = self._extended_shape(sample_shape)[:-1]

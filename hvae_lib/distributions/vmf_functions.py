@@ -14,37 +14,45 @@ import math
 
 import torch
 
-from hvae_lib.special import bessel_ratio, log_bessel_iv
+from hvae_lib.special.bessel import log_bessel_iv_and_ratio
 
 __all__ = ["log_normalised_bessel_iv", "kappa_mean_resultant_derivative", "kl_to_uniform"]
 
 _SERIES_TERMS = 20
+_SERIES_MAX_X = 6.25  # kappa <= 5
 _SMALL_KAPPA = 1e-3
 _ASYMPTOTIC_TERMS = 12
 
 
-def _log_normalised_bessel_iv(v, kappa):
+def _log_normalised_bessel_iv_and_ratio(v, kappa):
+    """(S_v(kappa), I_(v+1)(kappa) / I_v(kappa)), float64, no autograd graph.
+
+    Both come from one evaluation of log I_v and R_(v+1) (``log_bessel_iv_and_ratio``: one Debye
+    expansion and one recurrence), and S_v from the series below where that is used.
+    """
     x = kappa**2 / 4
-    series = x <= v + 1
-    # Series region kappa^2/4 <= v+1: term_k / term_(k-1) = x / (k (v+k)) <= 1/k, so 20 terms
-    # leave a relative tail below 1/21! ~ 2e-20 of the first term, and log1p keeps S ~ x/(v+1)
-    # accurate however small kappa is (including kappa = 0).
+    series = x <= max(v + 1, _SERIES_MAX_X)
+    # Series region kappa^2/4 <= max(v+1, 6.25): term_k / term_(k-1) = x / (k (v+k)), so 20 terms
+    # leave a relative tail below 1/21! ~ 2e-20 (x <= v+1) or 6.25^20 / (20!)^2 < 2e-21 (x <= 6.25)
+    # of the first term, and log1p keeps S ~ x/(v+1) accurate however small kappa is (including
+    # kappa = 0). (kappa <= 5 would otherwise take the log-Bessel form below, where S < 1 for
+    # small v and the cancellation in log I_v - v log(kappa/2) costs digits.)
     xs = torch.where(series, x, 0.0)
-    term, total = torch.ones_like(xs), torch.zeros_like(xs)
-    for k in range(1, _SERIES_TERMS + 1):
-        term = term * xs / (k * (v + k))
-        total = total + term
-    kb = torch.where(series, 2 * math.sqrt(v + 1) + 1, kappa)
+    total = torch.zeros_like(xs)
+    for k in range(_SERIES_TERMS, 0, -1):  # Horner: sum_k prod_(j<=k) xs / (j (v+j))
+        total = total.add_(1).mul_(xs).mul_(1 / (k * (v + k)))
+    log_iv, ratio = log_bessel_iv_and_ratio(v, kappa)
     # Outside it S >= ~1, so the log-Bessel form has a small relative error.
-    large = log_bessel_iv(v, kb) - v * torch.log(kb / 2) + math.lgamma(v + 1)
-    return torch.where(series, torch.log1p(total), large)
+    large = log_iv - v * torch.log(kappa / 2) + math.lgamma(v + 1)
+    return torch.where(series, torch.log1p(total), large), ratio
 
 
 class _LogNormalisedBesselIv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, kappa, v):
-        ctx.save_for_backward(bessel_ratio(v + 1, kappa))
-        return _log_normalised_bessel_iv(v, kappa)
+        log_normalised, ratio = _log_normalised_bessel_iv_and_ratio(v, kappa)
+        ctx.save_for_backward(ratio)
+        return log_normalised
 
     @staticmethod
     def backward(ctx, grad):
@@ -89,10 +97,12 @@ def kappa_mean_resultant_derivative(m, kappa, ratio):
     """
     small = kappa * (1 / m - 3 * kappa**2 / (m**2 * (m + 2)))
     large_threshold = max(30.0 * m, 100.0)
-    kl = torch.where(kappa >= large_threshold, kappa, large_threshold)
-    large = torch.zeros_like(kl)
-    for k, a_k in enumerate(_asymptotic_coefficients(m)[1:], start=1):
-        large = large - k * a_k * kl ** (-k)
+    inverse = 1 / torch.where(kappa >= large_threshold, kappa, large_threshold)
+    coefficients = _asymptotic_coefficients(m)
+    large = torch.full_like(inverse, -_ASYMPTOTIC_TERMS * coefficients[-1])
+    for k in range(_ASYMPTOTIC_TERMS - 1, 0, -1):  # Horner in 1/kappa
+        large = large.mul_(inverse).sub_(k * coefficients[k])
+    large = large.mul_(inverse)
     middle = kappa * (1 - ratio) * (1 + ratio) - (m - 1) * ratio
     return torch.where(kappa < _SMALL_KAPPA, small, torch.where(kappa >= large_threshold, large, middle))
 
@@ -100,10 +110,10 @@ def kappa_mean_resultant_derivative(m, kappa, ratio):
 class _KLToUniform(torch.autograd.Function):
     @staticmethod
     def forward(ctx, kappa, m):
-        ratio = bessel_ratio(m / 2, kappa)
+        log_normalised, ratio = _log_normalised_bessel_iv_and_ratio(m / 2 - 1, kappa)  # A_m = R_(m/2)
         ctx.m = m
         ctx.save_for_backward(kappa, ratio)
-        return kappa * ratio - _log_normalised_bessel_iv(m / 2 - 1, kappa)
+        return kappa * ratio - log_normalised
 
     @staticmethod
     def backward(ctx, grad):

@@ -3,24 +3,46 @@ r"""The von Mises-Fisher distribution on S^(m-1) in R^m, sampled as in Davidson 
 import math
 
 import torch
-from torch.distributions import constraints
-from torch.distributions.distribution import Distribution
 from torch.distributions.utils import lazy_property
 
 from hvae_lib.special import bessel_ratio
 
-from .constraints import sphere
-from .householder import householder_rotation
-from .hyperspherical_uniform import log_sphere_area, uniform_direction
+from .directional import DirectionalDistribution
+from .householder import rotate_tangent_sample
+from .hyperspherical_uniform import log_sphere_area
 from .vmf_functions import kl_to_uniform, log_normalised_bessel_iv
 
 __all__ = ["VonMisesFisher"]
 
-_PROPOSALS_PER_ROUND = 2
 _MAX_ROUNDS = 100
 
 
-def _wood_rejection(m, kappa):
+def _beta_proposal(gamma, n):
+    r"""eps ~ Beta(c/2, c/2) and 1 - eps, each relatively accurate, from one Gamma(c/2) draw.
+
+    With y the first coordinate of a uniform point of S^(c) in R^(c+1), (1 + y)/2 ~ Beta(c/2, c/2),
+    and y = g / r, r = sqrt(g^2 + 2 G), g ~ N(0, 1), G ~ Gamma(c/2) (2 G ~ chi^2_c). So
+        (1 - |y|)/2 = G / (r (r + |g|)),   (1 + |y|)/2 = 1/2 + |g| / (2 r),
+    and the sign of g says which of the two is eps: one normal draw replaces the second Gamma draw
+    of x/(x+y), and neither half cancels.
+    """
+    g = torch.randn(n, dtype=gamma.concentration.dtype, device=gamma.concentration.device)
+    big_g = gamma.sample((n,))
+    r = torch.sqrt(g * g + 2 * big_g)
+    g_abs = g.abs()
+    small, large = big_g / (r * (r + g_abs)), 0.5 + 0.5 * g_abs / r
+    negative = g < 0
+    return torch.where(negative, small, large), torch.where(negative, large, small)
+
+
+def _accept(eps, eps_c, b, two_ab, d, c):
+    """The test (m-1) log t - t + d >= log u of Algorithm 2, t = 2 a b / (1 - (1-b) eps), in float64."""
+    t = two_ab / (eps_c + b * eps)
+    u = torch.rand(t.shape, dtype=eps.dtype, device=eps.device)
+    return c * torch.log(t) - t + d >= torch.log(u)
+
+
+def _wood_rejection(m, kappa, dtype):
     r"""Algorithm 2 of the paper (Ulrich 1984, Wood 1994) up to the acceptance of eps.
 
         b = (m-1) / (2 kappa + sqrt(4 kappa^2 + (m-1)^2))   [= (-2 kappa + sqrt(...)) / (m-1)]
@@ -32,72 +54,78 @@ def _wood_rejection(m, kappa):
             u ~ U(0, 1)
         until (m-1) log(t) - t + d >= log(u)
 
-    Then w = h(eps, kappa) has the density g(w | kappa) of mu.z (see ``VonMisesFisher``). Every
-    draw still waiting gets 2 proposals per round, all drawn in one vectorised block, and keeps
-    its first accepted one. The acceptance rate is at least 0.65 for every m and kappa (0.66 at
-    m = 2, kappa >> 1; 1 at kappa = 0), so a draw survives a round with probability below 0.13,
-    a batch of 1e5 needs about 6 rounds, and the 100 rounds allowed (a 1e-88 chance per draw of
-    running out) are never used up in practice; running out raises a RuntimeError. (Blocks of
-    1, 2, 4, 8 proposals gave 3.1, 3.1, 2.5, 1.9 e5 samples/s at m = 11, kappa = 100.) eps and
-    1 - eps are both formed from two Gamma((m-1)/2) draws x, y as x/(x+y) and y/(x+y), so either is
-    accurate when small. kappa = 0 gives b = 1, t = m - 1 and acceptance with probability one.
+    Then w = h(eps, kappa) has the density g(w | kappa) of mu.z (see ``VonMisesFisher``). Each round
+    gives every draw still waiting one proposal (``_beta_proposal``: one normal and one Gamma draw,
+    in ``dtype``); the first round covers all draws without gathering, the later ones only the
+    rejected (indices found once per round). a, b, d are formed once, in float64, and so is the
+    test, whose terms are of size m log m. The acceptance rate is at least 0.65 for every m and
+    kappa (0.66 at m = 2, kappa >> 1; 1 at kappa = 0), so a draw survives a round with probability
+    below 0.35, a batch of 1e5 needs about 12 rounds, and the 100 rounds allowed (a 1e-45 chance per
+    draw of running out) are never used up in practice; running out raises a RuntimeError. (One
+    proposal per round costs the 1/0.65 Gamma draws per sample that are needed; blocks of 2 drew
+    2 per sample, and the Gamma draw dominates the sampler's cost.) kappa = 0 gives b = 1,
+    t = m - 1 and acceptance with probability one.
 
     Args:
         m (int): the ambient dimension, >= 2.
         kappa (Tensor): float64 concentrations, one per draw (no gradient is taken here).
+        dtype: float32 or float64, the dtype of the proposals.
 
     Returns:
-        (eps, 1 - eps), float64 tensors of ``kappa``'s shape.
+        (eps, 1 - eps), tensors of ``kappa``'s shape in ``dtype``.
     """
     c = m - 1
     flat = kappa.reshape(-1)
     root = torch.sqrt(4 * flat**2 + c**2)
     b = c / (2 * flat + root)
-    a = (c + 2 * flat + root) / 4
-    d = 4 * a * b / (1 + b) - c * math.log(c)
-    beta_half = torch.distributions.Gamma(torch.tensor(c / 2, dtype=flat.dtype, device=flat.device), 1.0)
-    eps, eps_c = torch.empty_like(flat), torch.empty_like(flat)
+    two_ab = (c + 2 * flat + root) * b / 2
+    d = 2 * two_ab / (1 + b) - c * math.log(c)
+    gamma = torch.distributions.Gamma(torch.tensor(c / 2, dtype=dtype, device=flat.device), 1.0)
+    eps, eps_c = torch.empty_like(flat, dtype=dtype), torch.empty_like(flat, dtype=dtype)
     todo = torch.arange(flat.numel(), device=flat.device)
-    for _ in range(_MAX_ROUNDS):
+    for round_ in range(_MAX_ROUNDS):
         if todo.numel() == 0:
             break
-        x, y = beta_half.sample((2, todo.numel(), _PROPOSALS_PER_ROUND))
-        e, e_c = x / (x + y), y / (x + y)
-        b_todo = b[todo, None]
-        t = 2 * a[todo, None] * b_todo / (e_c + b_todo * e)
-        u = torch.rand_like(t)
-        accept = c * torch.log(t) - t + d[todo, None] >= torch.log(u)
-        first = accept.to(torch.uint8).argmax(-1, keepdim=True)
-        done = accept.any(-1)
-        eps[todo[done]] = e.gather(-1, first)[done, 0]
-        eps_c[todo[done]] = e_c.gather(-1, first)[done, 0]
-        todo = todo[~done]
+        if round_ == 0:  # every draw: no gather or scatter
+            eps, eps_c = _beta_proposal(gamma, flat.numel())
+            todo = (~_accept(eps, eps_c, b, two_ab, d, c)).nonzero().squeeze(-1)
+            constants = torch.stack((b, two_ab, d))  # gathered once per later round
+            continue
+        e, e_c = _beta_proposal(gamma, todo.numel())
+        b_todo, two_ab_todo, d_todo = constants[:, todo]
+        accept = _accept(e, e_c, b_todo, two_ab_todo, d_todo, c)
+        accepted = accept.nonzero().squeeze(-1)
+        done = todo[accepted]
+        eps[done], eps_c[done] = e[accepted], e_c[accepted]
+        todo = todo[~accept]
     if todo.numel() > 0:
         raise RuntimeError(
             f"VonMisesFisher rejection sampler: {todo.numel()} draws not accepted after "
-            f"{_MAX_ROUNDS} rounds of {_PROPOSALS_PER_ROUND} proposals (m={m}, kappa in "
+            f"{_MAX_ROUNDS} rounds of 1 proposal (m={m}, kappa in "
             f"[{flat[todo].min().item():.3g}, {flat[todo].max().item():.3g}])"
         )
     return eps.reshape(kappa.shape), eps_c.reshape(kappa.shape)
 
 
-def _one_minus_w_closed_form_m3(kappa, u):
-    # m = 3: w = 1 + log(u + (1-u) e^(-2 kappa)) / kappa, the inverse CDF of g(w) ∝ exp(kappa w).
-    # 1 - w = -L / kappa with L = log(u + (1-u) e^(-2 kappa)) computed without cancellation:
-    # log1p((1-u) expm1(-2 kappa)) for kappa <= 1, logaddexp(log u, log(1-u) - 2 kappa) above,
-    # and the Taylor expansion 2 (1-u)(1 - kappa u) + O(kappa^2) below 1e-8 (kappa = 0: uniform w).
-    tiny, small = kappa < 1e-8, kappa <= 1
-    k_small = torch.where(small & ~tiny, kappa, 1.0)
-    k_large = torch.where(small, 2.0, kappa)
-    log_mix = torch.where(
-        small,
-        torch.log1p((1 - u) * torch.expm1(-2 * k_small)) / k_small,
-        torch.logaddexp(torch.log(u), torch.log1p(-u) - 2 * k_large) / k_large,
-    )
-    return torch.where(tiny, 2 * (1 - u) * (1 - kappa * u), -log_mix)
+def _one_minus_w_closed_form_m3(kappa, u, u_c):
+    r"""m = 3: 1 - w for w = 1 + log(u + (1-u) e^(-2 kappa)) / kappa, the inverse CDF of
+    g(w) ∝ exp(kappa w), given u in (0, 1] and u_c = 1 - u.
+
+    1 - w = -L / kappa, L = log(s), s = u + (1-u) e^(-2 kappa), a sum of positive terms: log(s) is
+    relatively accurate for s < 1/2 (|L| > log 2), and for s >= 1/2 L = log1p((1-u) expm1(-2 kappa))
+    has no cancellation in 1 + (1-u) expm1(-2 kappa) >= 1/2. Below kappa = 1e-8 the Taylor
+    expansion 2 (1-u)(1 - kappa u) + O(kappa^2) is used (kappa = 0: uniform w). u > 0 keeps
+    L >= log(u) finite at every kappa.
+    """
+    tiny = kappa < 1e-8
+    k = torch.where(tiny, 1.0, kappa)
+    two_k = (2 * k).clamp(max=80.0)  # e^-80 < 1e-19 u for every u > 0 that rand gives: no change
+    s = u + u_c * torch.exp(-two_k)  # and exp's slow path for underflowing results is avoided
+    log_s = torch.where(s < 0.5, torch.log(s), torch.log1p(u_c * torch.expm1(-two_k)))
+    return torch.where(tiny, 2 * u_c * (1 - kappa * u), -log_s / k)
 
 
-class VonMisesFisher(Distribution):
+class VonMisesFisher(DirectionalDistribution):
     r"""The von Mises-Fisher distribution vMF(mu, kappa) on S^(m-1) = {z in R^m : |z| = 1}, m >= 2.
 
     Density with respect to the surface measure:
@@ -118,8 +146,9 @@ class VonMisesFisher(Distribution):
     acceptance step depending on kappa, so E[g_rep] is biased for m != 3.
     ``rsample_with_correction`` also returns the Lemma-2 correction, see its docstring.
 
-    Numerics: w is carried as 1 - w and 1 + w, in float64, so sqrt(1 - w^2) = sqrt((1-w)(1+w)) is
-    accurate up to kappa = 1e8 whatever the dtype of ``loc``; ``log_prob`` uses
+    Numerics: w is carried as 1 - w and 1 + w (float32 for float32 ``loc``, each relatively
+    accurate), so sqrt(1 - w^2) = sqrt((1-w)(1+w)) is accurate up to kappa = 1e8 whatever the dtype
+    of ``loc``; ``log_prob`` uses
     kappa (mu.z - 1) = -kappa |z - mu|^2 / 2 and the float64 value of log C_m(kappa) + kappa.
 
     Args:
@@ -129,34 +158,6 @@ class VonMisesFisher(Distribution):
         validate_args (bool, optional): check ``|loc| = 1`` and ``concentration >= 0`` (NaN fails).
     """
 
-    arg_constraints = {"loc": sphere, "concentration": constraints.nonnegative}
-    support = sphere
-    has_rsample = True
-
-    def __init__(self, loc, concentration, validate_args=None):
-        if loc.dim() < 1 or loc.shape[-1] < 2:
-            raise ValueError(
-                "loc must have at least 2 entries in its last dimension (m >= 2), "
-                f"got shape {tuple(loc.shape)}"
-            )
-        concentration = torch.as_tensor(concentration, dtype=loc.dtype, device=loc.device)
-        batch_shape = torch.broadcast_shapes(loc.shape[:-1], concentration.shape)
-        self.loc = loc.expand(batch_shape + loc.shape[-1:])
-        self.concentration = concentration.expand(batch_shape)
-        super().__init__(batch_shape, loc.shape[-1:], validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(VonMisesFisher, _instance)
-        batch_shape = torch.Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape + self.event_shape)
-        new.concentration = self.concentration.expand(batch_shape)
-        super(VonMisesFisher, new).__init__(batch_shape, self.event_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @property
-    def _m(self):
-        return self.event_shape[0]
 
     @lazy_property
     def _kappa64(self):
@@ -178,29 +179,34 @@ class VonMisesFisher(Distribution):
         return self._mean_resultant_length.to(self.loc.dtype).unsqueeze(-1) * self.loc
 
     @property
-    def mode(self):
-        return self.loc
+    def _work_dtype(self):
+        """The dtype of eps and 1 - w: float64 for float64 ``loc``, float32 otherwise."""
+        return torch.float64 if self.loc.dtype == torch.float64 else torch.float32
 
     def _sample_eps(self, shape):
         """The noise of Algorithm 1 that does not depend on the parameters: (eps, 1 - eps) of
-        Algorithm 2, or (u, 1 - u) with u ~ U(0, 1) for the closed form at m = 3 (float64)."""
-        kappa = self._kappa64.detach().expand(shape)
+        Algorithm 2 in ``_work_dtype``, or (u, 1 - u) with u ~ U(0, 1] in float64 for the closed
+        form at m = 3."""
         if self._m == 3:
-            u = torch.rand(shape, dtype=torch.float64, device=self.loc.device)
-            return u, 1 - u
-        return _wood_rejection(self._m, kappa)
+            u_c = torch.rand(shape, dtype=torch.float64, device=self.loc.device)
+            return 1 - u_c, u_c
+        return _wood_rejection(self._m, self._kappa64.detach().expand(shape), self._work_dtype)
 
     def _b(self, kappa):
         c = self._m - 1
         return c / (2 * kappa + torch.sqrt(4 * kappa**2 + c**2))
 
     def _h(self, eps, eps_c):
-        """(1 - w, 1 + w) for w = h(eps, kappa), differentiable in kappa (float64)."""
-        kappa = self._kappa64.expand(eps.shape)
+        """(1 - w, 1 + w) for w = h(eps, kappa), differentiable in kappa, in ``_work_dtype``.
+
+        For m != 3 both are relatively accurate in float32 whenever eps and 1 - eps are, and so is
+        their derivative in kappa, which passes through b only: b is formed in float64 (once per
+        distribution, not per sample) and the rest has no cancellation. The closed form at m = 3
+        is evaluated in float64: its kappa-derivative cancels for small kappa (to ~ eps / kappa)."""
         if self._m == 3:
-            one_minus_w = _one_minus_w_closed_form_m3(kappa, eps)
-            return one_minus_w, 2 - one_minus_w
-        b = self._b(kappa)
+            one_minus_w = _one_minus_w_closed_form_m3(self._kappa64.expand(eps.shape), eps, eps_c)
+            return one_minus_w.to(self._work_dtype), (2 - one_minus_w).to(self._work_dtype)
+        b = self._b(self._kappa64).to(eps.dtype)
         denominator = eps_c + b * eps  # 1 - (1-b) eps
         return 2 * b * eps / denominator, 2 * eps_c / denominator
 
@@ -216,15 +222,24 @@ class VonMisesFisher(Distribution):
         Gradients are g_rep (the accepted eps held fixed); see ``rsample_with_correction``.
         """
         shape = self._extended_shape(sample_shape)[:-1]
-        return self._lift(*self._h(*self._sample_eps(shape)))
+        gaussian = self._sample_direction(shape)
+        return self._lift(gaussian, *self._h(*self._sample_eps(shape)))
 
-    def _lift(self, one_minus_w, one_plus_w):
-        """z = U z', z' = (w; sqrt(1 - w^2) v), v ~ U(S^(m-2)): the end of Algorithm 1."""
-        v = uniform_direction(one_minus_w.shape, self._m - 1, self.loc.dtype, self.loc.device)
+    def _sample_direction(self, shape):
+        """The other noise of Algorithm 1, for v ~ U(S^(m-2)): i.i.d. standard normal columns 2..m
+        of a ``shape + (m,)`` tensor (column 1 unused), or a random sign there for m = 2, where a
+        Gaussian could be exactly zero."""
+        dtype, device = self.loc.dtype, self.loc.device
+        if self._m == 2:
+            return torch.where(torch.rand(shape + (2,), device=device) < 0.5, -1.0, 1.0).to(dtype)
+        return torch.randn(shape + (self._m,), dtype=dtype, device=device)
+
+    def _lift(self, gaussian, one_minus_w, one_plus_w):
+        """z = U z', z' = (w; sqrt(1 - w^2) v), v = the normalised columns 2..m of ``gaussian``
+        (``_sample_direction``): the end of Algorithm 1, fused (``rotate_tangent_sample``)."""
         w = (1 - one_minus_w).to(self.loc.dtype)
         radius = torch.sqrt(one_minus_w * one_plus_w).to(self.loc.dtype)
-        z_prime = torch.cat((w.unsqueeze(-1), radius.unsqueeze(-1) * v), dim=-1)
-        return householder_rotation(self.loc, z_prime)
+        return rotate_tangent_sample(self.loc, w, radius, gaussian)
 
     def rsample_with_correction(self, sample_shape=torch.Size()):
         r"""A reparameterised sample z and the log-ratio for the full gradient of Lemma 2.
@@ -253,9 +268,10 @@ class VonMisesFisher(Distribution):
             ``sample_shape + batch_shape``, both in ``loc``'s dtype.
         """
         shape = self._extended_shape(sample_shape)[:-1]
+        gaussian = self._sample_direction(shape)
         eps, eps_c = self._sample_eps(shape)
         one_minus_w, one_plus_w = self._h(eps, eps_c)
-        z = self._lift(one_minus_w, one_plus_w)
+        z = self._lift(gaussian, one_minus_w, one_plus_w)
         if self._m == 3:
             return z, torch.zeros(shape, dtype=self.loc.dtype, device=self.loc.device)
         m, c = self._m, self._m - 1

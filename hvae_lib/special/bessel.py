@@ -85,7 +85,7 @@ def _debye_start(w, x: torch.Tensor, need_log: bool, need_grad: bool):
     log_iv = None
     if need_log:
         ww, xw = w.to(_WIDE), x.to(_WIDE)
-        sw = torch.hypot(ww, xw)
+        sw = s0 if x.dtype == _WIDE else torch.hypot(ww, xw)
         eta = sw - ww * torch.asinh(ww / xw)
         log_iv = eta - 0.5 * torch.log(2 * math.pi * sw) + torch.log(total[0]).to(_WIDE)
     r_prime = None
@@ -113,17 +113,21 @@ def _recurrence(mu, x: torch.Tensor, need_log: bool, need_grad: bool):
     else:
         steps = max_steps = max(1, math.ceil(DEBYE_MIN_ORDER - mu))
     log_iv, r, r_prime = _debye_start(mu + steps, torch.where(x > 0, x, 1.0), need_log, need_grad)
-    product = torch.ones_like(x)
+    product = torch.ones_like(x)  # prod R_o, accumulated in place
     for j in range(max_steps, 0, -1):
         o = mu + j
         if j > 1:  # o >= 1; steps >= j only for some elements of a tensor order
             active = steps >= j
-            r_new = _where(active, 1 / (2 * o / x + r), r)
+            if isinstance(active, bool):  # a number order: every element steps, in place
+                r_new = x * r
+                r_new = torch.div(x, r_new.add_(2 * o), out=r_new)  # x / (2 o + x r), 0 at x = 0
+            else:
+                r_new = _where(active, 1 / (2 * o / x + r), r)
             if need_grad:
                 rp_new = (2 * o - x * x * r_prime) / (2 * o + x * r) ** 2
                 r_prime = _where(active, rp_new, r_prime)
             if need_log:
-                product = product * _where(active, r_new, 1.0)
+                product = product.mul_(_where(active, r_new, 1.0))
         else:  # o = mu + 1 >= 0; R_0 = 1 / R_1 since I_{-1} = I_1
             r_new = 1 / (_where(o > 0, 2 * o / x, 0.0) + r)
             if need_grad:
@@ -135,6 +139,24 @@ def _recurrence(mu, x: torch.Tensor, need_log: bool, need_grad: bool):
     if need_log:
         log_iv = log_iv - torch.log(product).to(_WIDE)
     return log_iv, r, r_prime
+
+
+def log_bessel_iv_and_ratio(v: float, x: torch.Tensor):
+    """``(log I_v(x), R_{v+1}(x) = I_{v+1}(x) / I_v(x))`` from one Debye evaluation and one
+    backward recurrence, with no autograd graph (for callers that supply their own gradients).
+
+    Args:
+        v: the order, a Python number ``>= 0``.
+        x: a float64 tensor, ``x >= 0``.
+
+    Returns:
+        ``log I_v(x)`` in float64, valid for ``x > 0`` only (not finite at ``x = 0``: use the
+        ascending series there), and ``R_{v+1}(x)`` for every ``x >= 0`` (``0`` at ``x = 0``), the
+        same values as :func:`bessel_ratio` ``(v + 1, x)``.
+    """
+    with torch.no_grad():
+        log_iv, ratio, _ = _recurrence(float(v), x, need_log=True, need_grad=False)
+    return log_iv, ratio
 
 
 class _LogBesselIv(torch.autograd.Function):

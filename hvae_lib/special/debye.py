@@ -46,18 +46,21 @@ _P = _debye_polynomials(NUM_TERMS)
 _Q = [[(k + 2 * j) * c for j, c in enumerate(p)] for k, p in enumerate(_P)]
 
 
-def _horner(z: torch.Tensor, coeffs: list[float]) -> torch.Tensor:
-    out = torch.full_like(z, coeffs[-1])
+def _horner(z: torch.Tensor, coeffs: list[float], out: torch.Tensor) -> torch.Tensor:
+    """``sum_j coeffs[j] z^j``, written into ``out`` (a scratch tensor of ``z``'s shape)."""
+    out.fill_(coeffs[-1])
     for c in reversed(coeffs[:-1]):
-        out = out.mul_(z).add_(c)
+        out.mul_(z).add_(c)
     return out
 
 
 def _double_sum(a: torch.Tensor, tau: torch.Tensor, tables: list[list[float]]) -> torch.Tensor:
-    """``sum_k a^k table_k(tau)``, Horner in ``a`` and, for each polynomial, in ``tau``."""
-    out = _horner(tau, tables[-1])
+    """``sum_k a^k table_k(tau)``, Horner in ``a`` and, for each polynomial, in ``tau`` (one
+    scratch tensor serves every inner polynomial)."""
+    out = _horner(tau, tables[-1], torch.empty_like(tau))
+    scratch = torch.empty_like(tau)
     for coeffs in reversed(tables[:-1]):
-        out = out.mul_(a).add_(_horner(tau, coeffs))
+        out.mul_(a).add_(_horner(tau, coeffs, scratch))
     return out
 
 
