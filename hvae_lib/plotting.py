@@ -13,7 +13,6 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-import numpy as np
 
 SLIDE_SIZE_IN = (13.333, 7.5)
 SLIDE_FORMATS = ("pdf", "svg", "png")
