@@ -34,7 +34,7 @@ if "google.colab" in sys.modules and not os.path.exists("/content/hvae"):
 profile = "cpu"
 
 # %% tags=["remove-input"]
-from hvae_lib import experiments
+from hvae_lib.experiments import data_chapter as experiments
 from hvae_lib.plotting import save_figure, use_style
 from hvae_lib.report import provenance_note
 

@@ -77,7 +77,8 @@ def figure1(profile: str, runs: pd.DataFrame) -> plt.Figure:
     setup = PROFILES[profile]
     test = make_circle_data(setup.n_test, 2, noise=NOISE)
     colors = COMPONENT_COLORS[test.component.numpy()]
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+    fig, axes = plt.subplots(2, 2, figsize=(7.5, 7.5))
+    axes = axes.ravel()
     panels = [("original latent (S¹)", test.z.numpy())]
     for name, (_, _, beta) in MODELS.items():
         codes = latent_codes(figure1_store(profile), {"model": name}, _protocol(setup, beta), 0).to_numpy()

@@ -125,19 +125,21 @@ def protocol_table(profile: str) -> pd.DataFrame:
     return pd.DataFrame({f"this chapter ({profile})": describe(PROFILES[profile]), "paper (full)": describe(PROFILES["full"])})
 
 
-def table1_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Ours (mean +- sd over runs) next to the paper and the seed reproduction, per (model, d)."""
+def table1_summary(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
+    """Ours (mean +- sd over runs) next to the paper, per (d, model); with LL, also the seed
+    reproduction's published LL."""
     grouped = runs.groupby(["model", "d"])
-    ours = grouped[list(METRICS)].agg(["mean", "std"])
+    ours = grouped[list(metrics)].agg(["mean", "std"])
     rows = []
     for (model, d), row in ours.iterrows():
-        entry = {"model": model, "d": d, "runs": int(grouped.size()[(model, d)])}
-        for metric in METRICS:
+        entry = {"model": model, "d": d}
+        for metric in metrics:
             entry[f"{metric} ours"] = f"{row[(metric, 'mean')]:.2f} ± {row[(metric, 'std')]:.2f}"
             paper = PAPER.loc[(model, d)]
             sd = paper.get(f"{metric} sd")
             entry[f"{metric} paper"] = f"{paper[metric]:.2f}" + (f" ± {sd:.2f}" if sd is not None and not np.isnan(sd) else "")
-        entry["LL seed repro."] = f"{SEED_REPRODUCTION_LL[(model, d)]:.2f}"
+        if "LL" in metrics:
+            entry["LL seed repro."] = f"{SEED_REPRODUCTION_LL[(model, d)]:.2f}"
         rows.append(entry)
     return pd.DataFrame(rows).set_index(["d", "model"]).sort_index()
 
@@ -150,9 +152,9 @@ def welch_tests(runs: pd.DataFrame) -> pd.DataFrame:
             s = group.loc[group["model"] == "S-VAE", metric]
             n = group.loc[group["model"] == "N-VAE", metric]
             test = stats.ttest_ind(s, n, equal_var=False)
-            rows.append({"d": d, "metric": metric, "S - N (ours)": s.mean() - n.mean(),
-                         "S - N (paper)": PAPER.loc[("S-VAE", d), metric] - PAPER.loc[("N-VAE", d), metric],
-                         "Welch p": test.pvalue})
+            rows.append({"d": d, "metric": metric, "S - N (ours)": round(s.mean() - n.mean(), 2),
+                         "S - N (paper)": round(PAPER.loc[("S-VAE", d), metric] - PAPER.loc[("N-VAE", d), metric], 2),
+                         "Welch p": float(f"{test.pvalue:.3g}")})
     return pd.DataFrame(rows).set_index(["d", "metric"])
 
 

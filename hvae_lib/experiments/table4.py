@@ -62,7 +62,7 @@ ABLATION = {
 PROFILES = {
     # datasets, runs per cell, epochs, ablation runs per variant
     "smoke": {"datasets": ("Cora",), "runs": 2, "epochs": 10, "ablation_runs": 1},
-    "cpu": {"datasets": ("Cora", "CiteSeer"), "runs": 5, "epochs": 200, "ablation_runs": 3},
+    "cpu": {"datasets": ("Cora", "CiteSeer"), "runs": 10, "epochs": 200, "ablation_runs": 3},
     "full": {"datasets": PLANETOID_NAMES, "runs": 10, "epochs": 200, "ablation_runs": 10},
 }
 
