@@ -11,7 +11,7 @@ NOTEBOOK_SOURCES ?= $(wildcard notebooks/*.py)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export HVAE_DATA_DIR ?= $(if $(wildcard ../shared/datasets/MNIST),$(abspath ../shared/datasets))
 
-.PHONY: book notebooks html figures test clean
+.PHONY: book notebooks html figures test benchmarks clean
 
 book: notebooks html
 
@@ -47,6 +47,12 @@ figures: notebooks
 
 test: $(BIN)/.installed
 	$(BIN)/pytest
+
+# Speed and accuracy against the peers, written to results/benchmarks/ (the book reads them).
+benchmarks: $(BIN)/.installed
+	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/vmf.py --threads 1
+	$(BIN)/python benchmarks/ensemble.py
 
 clean:
 	rm -rf _build

@@ -41,6 +41,7 @@ profile = "cpu"
 from hvae_lib.experiments import table1 as experiment
 from hvae_lib.plotting import save_figure, use_style
 from hvae_lib.report import provenance_note
+from IPython.display import display
 
 use_style()
 
@@ -61,6 +62,22 @@ provenance_note(profile, experiment.table1_store(profile))
 
 # %%
 experiment.protocol_table(profile)
+
+# %% [markdown]
+# How much the ensemble saves is measured by `benchmarks/ensemble.py`: training throughput
+# (runs x images per second) of one ensemble of R runs against the same R models stepped one
+# after another, in the same process, and the ensemble's step time against a floor (the MLPs'
+# forward and backward passes alone).
+
+# %%
+stored = experiment.ensemble_benchmark("cpu")
+if stored is None:
+    print("benchmarks/ensemble.py has not been run on this machine")
+else:
+    table, meta = stored
+    print(f"{meta['device']}, torch {meta['torch']}, commit {meta['commit']}, {meta['date']}, "
+          f"batch {meta['batch']}, d = {meta['d']}, median of {meta['steps']} steps")
+    display(table)
 
 # %% [markdown]
 # ## Results

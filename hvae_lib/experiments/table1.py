@@ -9,6 +9,7 @@ the data, epochs, runs and importance samples (see ``PROFILES``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -19,7 +20,7 @@ from scipy import stats
 from hvae_lib.data import load_images
 from hvae_lib.experiments.vae_runs import VAEProtocol, run_vae
 from hvae_lib.plotting import COLORS
-from hvae_lib.results import RunStore
+from hvae_lib.results import RunStore, results_dir
 from hvae_lib.training.vae_training import TrainingSchedule
 
 MODELS = {"N-VAE": "normal", "S-VAE": "vmf"}
@@ -202,3 +203,12 @@ def table1_figure(runs: pd.DataFrame) -> plt.Figure:
         ax.set_title(metric)
     axes[0].legend(fontsize=9)
     return fig
+
+
+def ensemble_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict] | None:
+    """The stored output of ``benchmarks/ensemble.py`` for ``device`` (table, provenance), if run."""
+    folder = results_dir() / "benchmarks" / "ensemble"
+    if not (folder / f"{device}.csv").exists():
+        return None
+    meta = json.loads((folder / f"{device}.json").read_text())
+    return pd.read_csv(folder / f"{device}.csv").round(2), meta
