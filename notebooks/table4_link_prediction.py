@@ -99,8 +99,8 @@ settings("S-VGAE", profile)
 # %% [markdown]
 # ## Table 4
 #
-# Ours are means ± standard deviations over runs (the `runs` column: the `full` profile runs the
-# paper's ten per cell, the `cpu` profile fewer, to keep to a laptop's budget); the paper's
+# Ours are means ± standard deviations over runs (the `runs` column: the `cpu` and `full` profiles
+# both run the paper's ten per cell, each with its own seeded edge split); the paper's
 # standard deviations (and its whole N-VGAE row) could not be checked against the paper's PDF.
 # Kipf & Welling's original VGAE numbers are given for comparison.
 
