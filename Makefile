@@ -10,6 +10,8 @@ NOTEBOOK_SOURCES ?= $(wildcard notebooks/*.py)
 # A checkout placed next to the shared datasets finds them without configuration.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export HVAE_DATA_DIR ?= $(if $(wildcard ../shared/datasets/MNIST),$(abspath ../shared/datasets))
+# Chapters execute in notebooks/, so a relative data directory is made absolute here.
+override HVAE_DATA_DIR := $(if $(HVAE_DATA_DIR),$(abspath $(HVAE_DATA_DIR)))
 
 .PHONY: book notebooks html figures test benchmarks clean
 

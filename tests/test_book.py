@@ -43,7 +43,7 @@ def test_smoke_book_builds(tmp_path):
     venv = Path(sys.prefix)
     env = {
         **os.environ,
-        "HVAE_DATA_DIR": str(data_dir()),
+        "HVAE_DATA_DIR": str(data_dir().resolve()),
         "HVAE_RESULTS_DIR": str(tmp_path / "results"),
         "HVAE_FIGURES_DIR": str(tmp_path / "figures"),
     }

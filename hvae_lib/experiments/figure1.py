@@ -8,7 +8,7 @@ beta = 0.1, and an S-VAE whose latent is the circle S^1 itself (d = 1, in R^2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,7 +51,7 @@ def figure1_store(profile: str) -> RunStore:
 
 
 def _protocol(setup: Figure1Profile, beta: float) -> VAEProtocol:
-    schedule = TrainingSchedule(**{**setup.schedule.__dict__, "final_beta": beta})
+    schedule = replace(setup.schedule, final_beta=beta)
     return VAEProtocol(schedule, hidden=(128, 64), iwae_samples=setup.iwae_samples, likelihood="gaussian", noise_scale=NOISE)
 
 
