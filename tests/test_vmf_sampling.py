@@ -15,7 +15,7 @@ import pytest
 import scipy.stats
 import torch
 
-from hvae_lib.distributions import VonMisesFisher
+from hvae_lib.distributions import GlobalNoise, RunNoise, VonMisesFisher
 from hvae_lib.distributions import von_mises_fisher as vmf_module
 
 from ._sphere_reference import vmf_reference
@@ -132,8 +132,7 @@ def test_beta_proposal_law(dtype, c):
     """The rejection sampler's proposal (one normal and one Gamma draw) is Beta(c/2, c/2) (KS test
     against scipy), and eps, 1 - eps are both accurate: eps + (1 - eps) = 1 to rounding."""
     torch.manual_seed(c)
-    gamma = torch.distributions.Gamma(torch.tensor(c / 2, dtype=dtype), 1.0)
-    eps, eps_c = vmf_module._beta_proposal(gamma, 20000)
+    eps, eps_c = vmf_module._beta_proposal(GlobalNoise(), c / 2, [20000], dtype, torch.device("cpu"))
     assert eps.dtype == dtype and eps_c.dtype == dtype
     assert ((eps + eps_c - 1).abs() <= 2 * torch.finfo(dtype).eps).all()
     assert ((eps > 0) & (eps_c > 0)).all()
@@ -154,3 +153,21 @@ def test_closed_form_m3_is_accurate():
             k, uc = mpmath.mpf(kappa), mpmath.mpf(uc)
             ref = 2 * uc if kappa == 0 else -mpmath.log(1 - uc + uc * mpmath.exp(-2 * k)) / k
             assert abs(value - ref) <= 1e-15 * abs(ref) + 1e-300
+
+
+@pytest.mark.parametrize("m", [2, 3, 6, 41])
+def test_run_noise_makes_each_run_independent_of_the_others(m):
+    """With one generator per run, run r's sample is the same whether it is drawn alone or beside
+    other runs with other concentrations (which reject, and so draw, a different number of times)."""
+    torch.manual_seed(0)
+    loc = torch.nn.functional.normalize(torch.randn(3, 50, m), dim=-1)
+    kappa = torch.tensor([[0.5], [30.0], [3000.0]]).expand(3, 50)
+    seeds = [11, 12, 13]
+    together = VonMisesFisher(loc, kappa).rsample(noise=RunNoise([torch.Generator().manual_seed(s) for s in seeds]))
+    for r, seed in enumerate(seeds):
+        alone = VonMisesFisher(loc[r : r + 1], kappa[r : r + 1]).rsample(noise=RunNoise([torch.Generator().manual_seed(seed)]))
+        torch.testing.assert_close(together[r : r + 1], alone, rtol=0, atol=0)
+    other = VonMisesFisher(loc[:2], kappa[[2, 0]]).rsample(noise=RunNoise([torch.Generator().manual_seed(s) for s in (11, 99)]))
+    assert not torch.equal(other[0], together[0])  # the same generator with another kappa draws differently
+    with pytest.raises(ValueError, match="batch shape"):
+        VonMisesFisher(loc, kappa).rsample((2,), noise=RunNoise([torch.Generator()] * 3))

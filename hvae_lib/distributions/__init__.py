@@ -5,14 +5,18 @@ the uniform registered for ``torch.distributions.kl_divergence``."""
 from . import kl
 from .constraints import sphere
 from .householder import householder_rotation
+from .noise import GlobalNoise, Noise, RunNoise
 from .hyperspherical_uniform import HypersphericalUniform, log_sphere_area, uniform_direction
 from .power_spherical import PowerSpherical
 from .vmf_functions import kappa_mean_resultant_derivative, kl_to_uniform, log_normalised_bessel_iv
 from .von_mises_fisher import VonMisesFisher
 
 __all__ = [
+    "GlobalNoise",
     "HypersphericalUniform",
+    "Noise",
     "PowerSpherical",
+    "RunNoise",
     "VonMisesFisher",
     "householder_rotation",
     "kappa_mean_resultant_derivative",

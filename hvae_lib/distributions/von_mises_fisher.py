@@ -10,6 +10,7 @@ from hvae_lib.special import bessel_ratio
 from .directional import DirectionalDistribution
 from .householder import rotate_tangent_sample
 from .hyperspherical_uniform import log_sphere_area
+from .noise import GlobalNoise, Noise
 from .vmf_functions import kl_to_uniform, log_normalised_bessel_iv
 
 __all__ = ["VonMisesFisher"]
@@ -17,17 +18,17 @@ __all__ = ["VonMisesFisher"]
 _MAX_ROUNDS = 100
 
 
-def _beta_proposal(gamma, n):
+def _beta_proposal(noise, alpha, counts, dtype, device):
     r"""eps ~ Beta(c/2, c/2) and 1 - eps, each relatively accurate, from one Gamma(c/2) draw.
 
     With y the first coordinate of a uniform point of S^(c) in R^(c+1), (1 + y)/2 ~ Beta(c/2, c/2),
     and y = g / r, r = sqrt(g^2 + 2 G), g ~ N(0, 1), G ~ Gamma(c/2) (2 G ~ chi^2_c). So
         (1 - |y|)/2 = G / (r (r + |g|)),   (1 + |y|)/2 = 1/2 + |g| / (2 r),
     and the sign of g says which of the two is eps: one normal draw replaces the second Gamma draw
-    of x/(x+y), and neither half cancels.
+    of x/(x+y), and neither half cancels. ``counts`` values per run come from ``noise``.
     """
-    g = torch.randn(n, dtype=gamma.concentration.dtype, device=gamma.concentration.device)
-    big_g = gamma.sample((n,))
+    g = noise.randn(counts, dtype, device)
+    big_g = noise.standard_gamma(alpha, counts, dtype, device)
     r = torch.sqrt(g * g + 2 * big_g)
     g_abs = g.abs()
     small, large = big_g / (r * (r + g_abs)), 0.5 + 0.5 * g_abs / r
@@ -35,14 +36,14 @@ def _beta_proposal(gamma, n):
     return torch.where(negative, small, large), torch.where(negative, large, small)
 
 
-def _accept(eps, eps_c, b, two_ab, d, c):
+def _accept(eps, eps_c, b, two_ab, d, c, noise, counts):
     """The test (m-1) log t - t + d >= log u of Algorithm 2, t = 2 a b / (1 - (1-b) eps), in float64."""
     t = two_ab / (eps_c + b * eps)
-    u = torch.rand(t.shape, dtype=eps.dtype, device=eps.device)
+    u = noise.rand(counts, eps.dtype, eps.device)
     return c * torch.log(t) - t + d >= torch.log(u)
 
 
-def _wood_rejection(m, kappa, dtype):
+def _wood_rejection(m, kappa, dtype, noise):
     r"""Algorithm 2 of the paper (Ulrich 1984, Wood 1994) up to the acceptance of eps.
 
         b = (m-1) / (2 kappa + sqrt(4 kappa^2 + (m-1)^2))   [= (-2 kappa + sqrt(...)) / (m-1)]
@@ -70,6 +71,9 @@ def _wood_rejection(m, kappa, dtype):
         m (int): the ambient dimension, >= 2.
         kappa (Tensor): float64 concentrations, one per draw (no gradient is taken here).
         dtype: float32 or float64, the dtype of the proposals.
+        noise (Noise): the source of the proposals; with one generator per run (``RunNoise``,
+            runs along kappa's first dimension) each run's rounds draw only for its own rejected
+            draws, so a run's proposals never depend on the other runs.
 
     Returns:
         (eps, 1 - eps), tensors of ``kappa``'s shape in ``dtype``.
@@ -80,20 +84,23 @@ def _wood_rejection(m, kappa, dtype):
     b = c / (2 * flat + root)
     two_ab = (c + 2 * flat + root) * b / 2
     d = 2 * two_ab / (1 + b) - c * math.log(c)
-    gamma = torch.distributions.Gamma(torch.tensor(c / 2, dtype=dtype, device=flat.device), 1.0)
+    proposal = (noise, c / 2)
+    per_run = flat.numel() // noise.runs
     eps, eps_c = torch.empty_like(flat, dtype=dtype), torch.empty_like(flat, dtype=dtype)
     todo = torch.arange(flat.numel(), device=flat.device)
     for round_ in range(_MAX_ROUNDS):
         if todo.numel() == 0:
             break
         if round_ == 0:  # every draw: no gather or scatter
-            eps, eps_c = _beta_proposal(gamma, flat.numel())
-            todo = (~_accept(eps, eps_c, b, two_ab, d, c)).nonzero().squeeze(-1)
+            counts = noise.split(flat.numel())
+            eps, eps_c = _beta_proposal(*proposal, counts, dtype, flat.device)
+            todo = (~_accept(eps, eps_c, b, two_ab, d, c, noise, counts)).nonzero().squeeze(-1)
             constants = torch.stack((b, two_ab, d))  # gathered once per later round
             continue
-        e, e_c = _beta_proposal(gamma, todo.numel())
+        counts = _counts_per_run(todo, per_run, noise.runs)
+        e, e_c = _beta_proposal(*proposal, counts, dtype, flat.device)
         b_todo, two_ab_todo, d_todo = constants[:, todo]
-        accept = _accept(e, e_c, b_todo, two_ab_todo, d_todo, c)
+        accept = _accept(e, e_c, b_todo, two_ab_todo, d_todo, c, noise, counts)
         accepted = accept.nonzero().squeeze(-1)
         done = todo[accepted]
         eps[done], eps_c[done] = e[accepted], e_c[accepted]
@@ -105,6 +112,13 @@ def _wood_rejection(m, kappa, dtype):
             f"[{flat[todo].min().item():.3g}, {flat[todo].max().item():.3g}])"
         )
     return eps.reshape(kappa.shape), eps_c.reshape(kappa.shape)
+
+
+def _counts_per_run(todo, per_run, runs):
+    """How many of the (sorted, run-major) flat indices ``todo`` each run owns."""
+    if runs == 1:
+        return [todo.numel()]
+    return torch.bincount(todo // per_run, minlength=runs).tolist()
 
 
 def _one_minus_w_closed_form_m3(kappa, u, u_c):
@@ -183,14 +197,14 @@ class VonMisesFisher(DirectionalDistribution):
         """The dtype of eps and 1 - w: float64 for float64 ``loc``, float32 otherwise."""
         return torch.float64 if self.loc.dtype == torch.float64 else torch.float32
 
-    def _sample_eps(self, shape):
+    def _sample_eps(self, shape, noise):
         """The noise of Algorithm 1 that does not depend on the parameters: (eps, 1 - eps) of
         Algorithm 2 in ``_work_dtype``, or (u, 1 - u) with u ~ U(0, 1] in float64 for the closed
         form at m = 3."""
         if self._m == 3:
-            u_c = torch.rand(shape, dtype=torch.float64, device=self.loc.device)
+            u_c = noise.rand(noise.split(shape.numel()), torch.float64, self.loc.device).reshape(shape)
             return 1 - u_c, u_c
-        return _wood_rejection(self._m, self._kappa64.detach().expand(shape), self._work_dtype)
+        return _wood_rejection(self._m, self._kappa64.detach().expand(shape), self._work_dtype, noise)
 
     def _b(self, kappa):
         c = self._m - 1
@@ -210,7 +224,20 @@ class VonMisesFisher(DirectionalDistribution):
         denominator = eps_c + b * eps  # 1 - (1-b) eps
         return 2 * b * eps / denominator, 2 * eps_c / denominator
 
-    def rsample(self, sample_shape=torch.Size()):
+    def _noise(self, noise, sample_shape):
+        """``noise`` or the global generator; a per-run source needs the runs to lead the batch."""
+        if noise is None:
+            return GlobalNoise()
+        if not isinstance(noise, Noise):
+            raise TypeError(f"noise must be a hvae_lib.distributions.noise.Noise, got {type(noise).__name__}")
+        if noise.runs > 1 and (len(sample_shape) > 0 or not self.batch_shape or self.batch_shape[0] != noise.runs):
+            raise ValueError(
+                f"a noise source of {noise.runs} runs needs batch shape ({noise.runs}, ...) and no sample "
+                f"shape, got batch shape {tuple(self.batch_shape)} and sample shape {tuple(sample_shape)}"
+            )
+        return noise
+
+    def rsample(self, sample_shape=torch.Size(), noise=None):
         r"""Algorithm 1 of Davidson et al. (2018):
 
             sample v ~ U(S^(m-2))
@@ -220,19 +247,25 @@ class VonMisesFisher(DirectionalDistribution):
             return U z'
 
         Gradients are g_rep (the accepted eps held fixed); see ``rsample_with_correction``.
+        ``noise`` (a ``hvae_lib.distributions.noise.Noise``) says where the random numbers come
+        from: torch's global generator by default, or one generator per run of an ensemble.
         """
+        sample_shape = torch.Size(sample_shape)
+        noise = self._noise(noise, sample_shape)
         shape = self._extended_shape(sample_shape)[:-1]
-        gaussian = self._sample_direction(shape)
-        return self._lift(gaussian, *self._h(*self._sample_eps(shape)))
+        gaussian = self._sample_direction(shape, noise)
+        return self._lift(gaussian, *self._h(*self._sample_eps(shape, noise)))
 
-    def _sample_direction(self, shape):
+    def _sample_direction(self, shape, noise):
         """The other noise of Algorithm 1, for v ~ U(S^(m-2)): i.i.d. standard normal columns 2..m
         of a ``shape + (m,)`` tensor (column 1 unused), or a random sign there for m = 2, where a
         Gaussian could be exactly zero."""
         dtype, device = self.loc.dtype, self.loc.device
+        full = shape + (self._m,)
+        counts = noise.split(full.numel())
         if self._m == 2:
-            return torch.where(torch.rand(shape + (2,), device=device) < 0.5, -1.0, 1.0).to(dtype)
-        return torch.randn(shape + (self._m,), dtype=dtype, device=device)
+            return torch.where(noise.rand(counts, torch.float32, device).reshape(full) < 0.5, -1.0, 1.0).to(dtype)
+        return noise.randn(counts, dtype, device).reshape(full)
 
     def _lift(self, gaussian, one_minus_w, one_plus_w):
         """z = U z', z' = (w; sqrt(1 - w^2) v), v = the normalised columns 2..m of ``gaussian``
@@ -241,7 +274,7 @@ class VonMisesFisher(DirectionalDistribution):
         radius = torch.sqrt(one_minus_w * one_plus_w).to(self.loc.dtype)
         return rotate_tangent_sample(self.loc, w, radius, gaussian)
 
-    def rsample_with_correction(self, sample_shape=torch.Size()):
+    def rsample_with_correction(self, sample_shape=torch.Size(), noise=None):
         r"""A reparameterised sample z and the log-ratio for the full gradient of Lemma 2.
 
         Lemma 2 of the paper (Naesseth et al. 2017): for accepted eps with w = h(eps, kappa),
@@ -267,9 +300,11 @@ class VonMisesFisher(DirectionalDistribution):
             (z, log_correction): shapes ``sample_shape + batch_shape + (m,)`` and
             ``sample_shape + batch_shape``, both in ``loc``'s dtype.
         """
+        sample_shape = torch.Size(sample_shape)
+        noise = self._noise(noise, sample_shape)
         shape = self._extended_shape(sample_shape)[:-1]
-        gaussian = self._sample_direction(shape)
-        eps, eps_c = self._sample_eps(shape)
+        gaussian = self._sample_direction(shape, noise)
+        eps, eps_c = self._sample_eps(shape, noise)
         one_minus_w, one_plus_w = self._h(eps, eps_c)
         z = self._lift(gaussian, one_minus_w, one_plus_w)
         if self._m == 3:
