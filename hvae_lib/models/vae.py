@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from hvae_lib.distributions import HypersphericalUniform, PowerSpherical, VonMisesFisher
+from hvae_lib.distributions import HypersphericalUniform, Noise, PowerSpherical, VonMisesFisher
 from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
 
 LATENTS = ("normal", "vmf", "power_spherical")
@@ -72,16 +72,34 @@ class VAE(nn.Module):
         self.scale_head = EnsembleLinear(runs, widths[-1], d if latent == "normal" else 1, generator)
         self.decoder = EnsembleMLP(runs, [self.z_dim, *reversed(widths)], generator=generator)
 
+    @classmethod
+    def from_seeds(cls, x_dim: int, latent: str, d: int, seeds: Sequence[int], **kwargs) -> VAE:
+        """An ensemble whose run r is initialised from ``torch.Generator().manual_seed(seeds[r])``
+        alone: a run's initial parameters depend on its seed only, never on the other runs."""
+        if not seeds:
+            raise ValueError("from_seeds needs at least one seed")
+        singles = [cls(x_dim, latent, d, runs=1, generator=torch.Generator().manual_seed(int(s)), **kwargs) for s in seeds]
+        model = cls(x_dim, latent, d, runs=len(seeds), **kwargs)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(torch.cat([dict(single.named_parameters())[name] for single in singles]))
+        return model
+
     def posterior(self, x: torch.Tensor) -> Distribution:
         """q(z | x) for x of shape (runs, n, x_dim); batch shape (runs, n)."""
         h = self.encoder(x)
-        loc, raw_scale = self.loc_head(h), self.scale_head(h)
+        return self.posterior_from_heads(self.loc_head(h), self.scale_head(h))
+
+    def posterior_from_heads(self, loc: torch.Tensor, raw_scale: torch.Tensor) -> Distribution:
+        """q(z | x) from the two heads' outputs (see the module docstring). Arguments are not
+        validated: runs are independent, and a run whose parameters have become NaN must not stop
+        the others (training tells it by its non-finite validation ELBO)."""
         if self.latent == "normal":
-            return Independent(Normal(loc, F.softplus(raw_scale) + 1e-6), 1)
+            return Independent(Normal(loc, F.softplus(raw_scale) + 1e-6, validate_args=False), 1, validate_args=False)
         direction = F.normalize(loc, dim=-1)
         kappa = F.softplus(raw_scale.squeeze(-1)) + 1
         family = VonMisesFisher if self.latent == "vmf" else PowerSpherical
-        return family(direction, kappa)
+        return family(direction, kappa, validate_args=False)
 
     def prior(self) -> Distribution:
         """p(z): N(0, I) on R^d or the uniform on S^d."""
@@ -110,11 +128,24 @@ class VAE(nn.Module):
             return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
         return Normal(out, self.noise_scale).log_prob(x.expand_as(out)).sum(-1)
 
-    def elbo_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def rsample(self, q: Distribution, noise: Noise | None = None) -> torch.Tensor:
+        """One reparameterised z ~ q per example; ``noise`` (e.g. one generator per run) says
+        where its random numbers come from, torch's global generator by default."""
+        if noise is None:
+            return q.rsample()
+        if self.latent == "normal":
+            normal = q.base_dist
+            eps = noise.randn(noise.split(normal.loc.numel()), normal.loc.dtype, normal.loc.device)
+            return normal.loc + normal.scale * eps.reshape(normal.loc.shape)
+        if self.latent == "vmf":
+            return q.rsample(noise=noise)
+        raise NotImplementedError(f"per-run noise is not implemented for the {self.latent!r} posterior")
+
+    def elbo_terms(self, x: torch.Tensor, noise: Noise | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample reconstruction term log p(x|z), z ~ q(z|x), and the analytic KL(q || p).
 
         Both of shape (runs, n); the ELBO is their difference.
         """
         q = self.posterior(x)
-        z = q.rsample()
+        z = self.rsample(q, noise)
         return self.log_likelihood(x, z), torch.distributions.kl_divergence(q, self.prior())
