@@ -10,7 +10,7 @@ import torch
 from hvae_lib.evaluation import iwae_log_likelihood
 from hvae_lib.models.ensemble import EnsembleLinear, run_parameters
 from hvae_lib.models.vae import VAE
-from hvae_lib.training.vae_training import TrainingSchedule, train_ensemble
+from hvae_lib.training.vae_training import TrainingSchedule
 
 
 def test_ensemble_runs_are_independent_models():
@@ -105,42 +105,3 @@ def test_ll_is_above_elbo_for_a_vmf_vae():
     metrics = iwae_log_likelihood(model, x, samples=200)
     assert metrics["LL"].shape == (2, 40)
     assert (metrics["LL"].mean(1) > metrics["ELBO"].mean(1)).all()
-
-
-def _two_blobs(n: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(7)
-    prototypes = torch.rand(2, 30, generator=generator).round()
-    return prototypes[torch.arange(n) % 2] * 0.9 + 0.05
-
-
-def test_training_improves_and_never_selects_a_warmup_epoch(tmp_path):
-    train, valid = _two_blobs(256), _two_blobs(64)
-    model = VAE(30, "vmf", 2, hidden=(32,), runs=2, generator=torch.Generator().manual_seed(0))
-    schedule = TrainingSchedule(max_epochs=8, warmup_epochs=3, patience=50, batch_size=32, learning_rate=1e-2)
-    outcome = train_ensemble(model, train, valid, schedule, binarize=True, seed=0)
-    assert outcome.epochs == 8 and all(epoch >= 3 for epoch in outcome.best_epoch)
-    history = torch.tensor(outcome.history)
-    assert (history[-1] > history[0] + 5).all(), history
-
-
-def test_training_resumes_from_its_checkpoint(tmp_path):
-    """A run killed after epoch 3 of 6 and resumed ends exactly where an uninterrupted run does."""
-    train, valid = _two_blobs(128), _two_blobs(32)
-    schedule = TrainingSchedule(max_epochs=6, warmup_epochs=2, patience=50, batch_size=32)
-
-    def fresh():
-        return VAE(30, "normal", 2, hidden=(16,), runs=2, generator=torch.Generator().manual_seed(0))
-
-    straight = fresh()
-    expected = train_ensemble(straight, train, valid, schedule, binarize=True, seed=1)
-
-    checkpoint = tmp_path / "ckpt.pt"
-    interrupted = fresh()
-    short = TrainingSchedule(max_epochs=3, warmup_epochs=2, patience=50, batch_size=32)
-    train_ensemble(interrupted, train, valid, short, binarize=True, seed=1, checkpoint=checkpoint)
-    assert checkpoint.exists()
-    resumed = fresh()
-    outcome = train_ensemble(resumed, train, valid, schedule, binarize=True, seed=1, checkpoint=checkpoint)
-    assert outcome.history == expected.history and outcome.best_epoch == expected.best_epoch
-    for a, b in zip(straight.parameters(), resumed.parameters()):
-        torch.testing.assert_close(a, b)

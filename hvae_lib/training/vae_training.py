@@ -1,22 +1,32 @@
-r"""Training an ensemble of VAEs: Adam, linear KL warm-up, early stopping, resumable.
+r"""Training an ensemble of VAEs: Adam, linear KL warm-up, per-run early stopping, resumable.
 
 Loss of run r on a batch: -(1/n) sum_i [log p(x_i | z_i) - beta KL(q(z|x_i) || p(z))], with beta
-rising linearly (per step) from 0 to ``final_beta`` (1 by default) over ``warmup_epochs`` epochs. The losses of the
-runs are summed, which leaves each run's gradient and Adam update exactly as if it trained alone.
-Each run draws its own batches (its own permutation of the training set) and, for binary data,
-its own Bernoulli draws every time a batch is served.
+rising linearly (per step) from 0 to ``final_beta`` (1 by default) over ``warmup_epochs`` epochs
+(``warmup_epochs = 0``: beta = ``final_beta`` from the first step). The step is
+``hvae_lib.training.flat_vae.FlatVAE``'s: every run's update is the one it would get alone.
 
-Early stopping follows the validation ELBO at beta = 1 (never the warm-up-weighted loss), and
-only epochs that ran entirely at beta = 1 are candidates: a model is never chosen from inside
-the warm-up. Each run keeps its best parameters and stops counting once it has gone ``patience``
-epochs without improving; training ends when every run has stopped or at ``max_epochs``.
+Randomness belongs to the run. Run r owns one generator, seeded with its own seed, that draws its
+batch order (a permutation of the training set per epoch), its Bernoulli draws for dynamic
+binarisation and its posterior samples (``hvae_lib.distributions.RunNoise``). With its initial
+parameters also drawn from its seed alone (``VAE.from_seeds``), a run gives the same numbers
+trained alone or in any ensemble.
 
-With a ``checkpoint`` path the full state (parameters, optimiser, best parameters, counters,
-random generator) is written atomically after every epoch, and training resumes from it.
+Early stopping follows the validation ELBO at beta = 1 (never the warm-up-weighted loss); only
+epochs that ran entirely at beta = 1 are candidates, so a model is never chosen from inside the
+warm-up. An epoch improves on a run's best when it beats it by more than ``min_improvement``
+nats. A run that has gone ``patience`` candidate epochs without improving is frozen: its chosen
+parameters and best epoch are final, and it leaves the ensemble (it costs nothing afterwards).
+Training ends when every run is frozen or at ``max_epochs``. A run whose validation ELBO was
+never finite after the warm-up raises ``FloatingPointError``.
+
+With a ``checkpoint`` path the full state (parameters, Adam state, best parameters, counters,
+every run's generator) is written atomically every ``checkpoint_every`` epochs, and training
+resumes from it with the same numbers as an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +34,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from hvae_lib.distributions import RunNoise
 from hvae_lib.models.vae import VAE
+from hvae_lib.training.flat_vae import PRECISIONS, FlatVAE
 
 
 @dataclass(frozen=True)
 class TrainingSchedule:
-    """Optimisation and stopping settings (the paper's: Adam 1e-3, batch 64, warm-up 100,
+    """Optimisation and stopping settings (the paper's, as far as known: Adam 1e-3, warm-up 100,
     patience 50, at most 500 epochs). ``final_beta`` < 1 trains a beta-VAE (Figure 1's
-    down-weighted KL); early stopping still follows the ELBO at beta = 1."""
+    down-weighted KL); early stopping still follows the ELBO at beta = 1. ``precision`` is the
+    dtype of the wide layers' matmuls in training ("float32" or "bfloat16"); evaluation is
+    always float32."""
 
     max_epochs: int
     warmup_epochs: int
@@ -39,6 +53,8 @@ class TrainingSchedule:
     batch_size: int = 64
     learning_rate: float = 1e-3
     final_beta: float = 1.0
+    min_improvement: float = 0.0
+    precision: str = "float32"
 
     def __post_init__(self):
         if not 0 <= self.warmup_epochs < self.max_epochs:
@@ -48,15 +64,20 @@ class TrainingSchedule:
             )
         if self.patience < 1 or self.batch_size < 1:
             raise ValueError(f"patience and batch_size must be positive, got {self.patience}, {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
+        if self.min_improvement < 0:
+            raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement}")
 
 
 @dataclass
 class TrainingOutcome:
-    """Per run: the epoch chosen by early stopping, its validation ELBO, the epochs trained."""
+    """Per run: the epoch chosen by early stopping (0-based), its validation ELBO, the number of
+    epochs it trained, and its validation ELBO after every epoch it trained."""
 
     best_epoch: list[int]
     best_valid_elbo: list[float]
-    epochs: int
+    epochs: list[int]
     history: list[list[float]] = field(default_factory=list)
 
 
@@ -66,116 +87,126 @@ def train_ensemble(
     valid_x: torch.Tensor,
     schedule: TrainingSchedule,
     binarize: bool,
-    seed: int,
+    seeds: list[int],
     checkpoint: Path | None = None,
     valid_seed: int = 1234,
+    checkpoint_every: int = 5,
 ) -> TrainingOutcome:
-    """Train every run of ``model`` on ``train_x`` (n, x_dim); load each run's best parameters.
+    """Train every run of ``model`` on ``train_x`` (n, x_dim); load each run's chosen parameters.
 
-    ``binarize`` draws x ~ Bernoulli(train_x) for every batch served (dynamic binarisation);
-    the validation set is binarised once with ``valid_seed``.
+    ``seeds`` (one per run) seed each run's generator. ``binarize`` draws x ~ Bernoulli(train_x)
+    for every batch served (dynamic binarisation); the validation set is binarised once with
+    ``valid_seed``, the same for every run.
     """
+    if len(seeds) != model.runs:
+        raise ValueError(f"need one seed per run: {model.runs} runs, {len(seeds)} seeds")
     device = model.loc_head.weight.device
     runs, n = model.runs, train_x.shape[0]
     steps_per_epoch = -(-n // schedule.batch_size)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=schedule.learning_rate)
+    flat = FlatVAE(model, schedule.learning_rate, schedule.precision)
+    generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+    batches = _Batches(train_x, binarize, flat.dtype)
     valid = _fixed_binarization(valid_x, valid_seed) if binarize else valid_x
     state = {
         "epoch": 0,
-        "best_params": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "best_elbo": torch.full((runs,), -torch.inf, device=device),
-        "best_epoch": torch.full((runs,), -1, dtype=torch.long, device=device),
-        "stale": torch.zeros(runs, dtype=torch.long, device=device),
-        "history": [],
+        "active": list(range(runs)),
+        "best_rows": flat.rows(),
+        "best_elbo": [-math.inf] * runs,
+        "best_epoch": [-1] * runs,
+        "stale": [0] * runs,
+        "epochs": [0] * runs,
+        "history": [[] for _ in range(runs)],
     }
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        generator.set_state(saved["generator"])
-        _set_global_rng(saved["global_rng"], device)
         state = saved["state"]
+        flat.select(state["active"])
+        flat.load_state_dict(saved["flat"])
+        for generator, rng in zip(generators, saved["generators"]):
+            generator.set_state(rng)
 
-    epochs = tqdm(range(state["epoch"], schedule.max_epochs), initial=state["epoch"], total=schedule.max_epochs, disable=None, desc="epochs")
-    for epoch in epochs:
-        model.train()
-        order = torch.argsort(torch.rand(runs, n, generator=generator, device=device), dim=1)
+    progress = tqdm(range(state["epoch"], schedule.max_epochs), initial=state["epoch"], total=schedule.max_epochs, disable=None, desc="epochs")
+    for epoch in progress:
+        active = state["active"]
+        noise = RunNoise([generators[r] for r in active])
+        order = torch.stack([torch.randperm(n, generator=generators[r], device=device) for r in active])
         for step in range(steps_per_epoch):
             index = order[:, step * schedule.batch_size : (step + 1) * schedule.batch_size]
-            x = train_x[index]
-            if binarize:
-                x = torch.bernoulli(x, generator=generator)
-            progress = (epoch * steps_per_epoch + step + 1) / (schedule.warmup_epochs * steps_per_epoch)
-            beta = schedule.final_beta * (min(1.0, progress) if schedule.warmup_epochs else 1.0)
-            reconstruction, kl = model.elbo_terms(x)
-            loss = (beta * kl - reconstruction).mean(dim=1).sum()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            done = (epoch * steps_per_epoch + step + 1) / (schedule.warmup_epochs * steps_per_epoch) if schedule.warmup_epochs else 1.0
+            flat.step(batches.serve(index, noise), schedule.final_beta * min(1.0, done), noise)
 
-        elbo = validation_elbo(model, valid)
-        state["history"].append(elbo.tolist())
-        if epoch >= schedule.warmup_epochs:
-            _track_best(model, state, elbo, epoch)
+        elbo = flat.elbo(valid, noise).tolist()
+        still_active, rows = [], None
+        for position, r in enumerate(active):
+            state["history"][r].append(elbo[position])
+            state["epochs"][r] = epoch + 1
+            if epoch < schedule.warmup_epochs:
+                still_active.append(position)
+                continue
+            if elbo[position] > state["best_elbo"][r] + schedule.min_improvement:
+                state["best_elbo"][r], state["best_epoch"][r], state["stale"][r] = elbo[position], epoch, 0
+                rows = flat.rows() if rows is None else rows
+                state["best_rows"][r] = rows[position]
+            else:
+                state["stale"][r] += 1
+            if state["stale"][r] < schedule.patience:
+                still_active.append(position)
         state["epoch"] = epoch + 1
-        epochs.set_postfix(valid_elbo=f"{elbo.mean():.2f}")
-        if checkpoint is not None:
-            _save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "generator": generator.get_state(),
-                    "global_rng": _global_rng(device),
-                    "state": state,
-                },
-                checkpoint,
-            )
-        if bool((state["stale"] >= schedule.patience).all()):
+        if len(still_active) < len(active):
+            state["active"] = [active[p] for p in still_active]
+            if state["active"]:
+                flat.select(still_active)
+        finite = [e for e in elbo if math.isfinite(e)]
+        progress.set_postfix(valid_elbo=f"{sum(finite) / max(1, len(finite)):.2f}", active=len(state["active"]))
+        last = not state["active"] or epoch + 1 == schedule.max_epochs
+        if checkpoint is not None and not last and (epoch + 1) % checkpoint_every == 0:
+            _save_atomic({"state": state, "flat": flat.state_dict(), "generators": [g.get_state() for g in generators]}, checkpoint)
+        if not state["active"]:
             break
 
-    model.load_state_dict(state["best_params"])
+    never = [r for r in range(runs) if state["best_epoch"][r] < 0]
+    if never:
+        raise FloatingPointError(
+            f"runs {never} (seeds {[seeds[r] for r in never]}) never had a finite validation ELBO after "
+            f"the warm-up of {schedule.warmup_epochs} epochs; their last values: {[state['history'][r][-1:] for r in never]}"
+        )
+    flat.write_into(model, state["best_rows"])
     return TrainingOutcome(
-        best_epoch=state["best_epoch"].tolist(),
-        best_valid_elbo=state["best_elbo"].tolist(),
-        epochs=state["epoch"],
+        best_epoch=state["best_epoch"],
+        best_valid_elbo=state["best_elbo"],
+        epochs=state["epochs"],
         history=state["history"],
     )
 
 
-@torch.no_grad()
-def validation_elbo(model: VAE, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-    """The ELBO at beta = 1 (one posterior sample per example), averaged over ``x``; per run."""
-    model.eval()
-    total = torch.zeros(model.runs, device=x.device)
-    for start in range(0, x.shape[0], batch_size):
-        chunk = x[start : start + batch_size].expand(model.runs, -1, -1)
-        reconstruction, kl = model.elbo_terms(chunk)
-        total += (reconstruction - kl).sum(dim=1)
-    return total / x.shape[0]
+class _Batches:
+    """Serves run r's batch ``index[r]`` of the training set, binarised with run r's generator.
 
+    Dynamic binarisation compares 16 uniform random bits per pixel with a threshold made once
+    per image, t = round(65536 p) (at most 65535): P(x = 1) = t / 65536 = p to within 1.6e-5
+    for every intensity p, at a quarter of the random draws of one float per pixel.
+    """
 
-def _track_best(model: VAE, state: dict, elbo: torch.Tensor, epoch: int) -> None:
-    """Keep the parameters of every run whose validation ELBO improved; count the others stale."""
-    improved = elbo > state["best_elbo"]
-    state["best_elbo"] = torch.where(improved, elbo, state["best_elbo"])
-    state["best_epoch"] = torch.where(improved, torch.full_like(state["best_epoch"], epoch), state["best_epoch"])
-    state["stale"] = torch.where(improved, torch.zeros_like(state["stale"]), state["stale"] + 1)
-    for name, value in model.state_dict().items():
-        state["best_params"][name][improved] = value[improved].detach()
+    def __init__(self, train_x: torch.Tensor, binarize: bool, dtype: torch.dtype):
+        self.binarize, self.dtype = binarize, dtype
+        if binarize:
+            if train_x.min() < 0 or train_x.max() > 1:
+                raise ValueError("dynamic binarisation needs intensities in [0, 1]")
+            self.images = ((train_x.double() * 65536).round().clamp(max=65535) - 32768).to(torch.int16)
+        else:
+            self.images = train_x
 
-
-def _global_rng(device: torch.device) -> torch.Tensor:
-    """The state of the global generator that posterior sampling draws from on ``device``."""
-    return torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.get_rng_state()
-
-
-def _set_global_rng(rng_state: torch.Tensor, device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.set_rng_state(rng_state, device)
-    else:
-        torch.set_rng_state(rng_state)
+    def serve(self, index: torch.Tensor, noise: RunNoise) -> torch.Tensor:
+        x = self.images[index]
+        if not self.binarize:
+            return x
+        runs, size, x_dim = x.shape
+        if (size * x_dim) % 4:
+            raise ValueError("binarisation draws 64 bits for 4 pixels: batch size x data dimension must be a multiple of 4")
+        bits = torch.empty(runs, size * x_dim // 4, dtype=torch.int64, device=x.device)
+        for row, generator in zip(bits, noise.generators):
+            row.random_(-(2**63), None, generator=generator)
+        return (bits.view(torch.int16).view(runs, size, x_dim) < x).to(self.dtype)
 
 
 def _fixed_binarization(x: torch.Tensor, seed: int) -> torch.Tensor:
