@@ -1,5 +1,5 @@
 """Evaluation of trained models: IWAE log-likelihood, ELBO, reconstruction and KL."""
 
-from hvae_lib.evaluation.vae_metrics import evaluate_vae, iwae_log_likelihood
+from hvae_lib.evaluation.vae_metrics import evaluate_vae, iwae_log_likelihood, latent_statistics
 
-__all__ = ["evaluate_vae", "iwae_log_likelihood"]
+__all__ = ["evaluate_vae", "iwae_log_likelihood", "latent_statistics"]
