@@ -30,3 +30,15 @@ def provenance_note(profile: str, *stores: RunStore) -> Markdown:
         )
     body = "\n".join(lines)
     return Markdown(f":::{{admonition}} Provenance\n:class: note\n{body}\n:::")
+
+
+def table(frame, caption: str | None = None):
+    """``frame`` as a formatted table for the book: its index becomes ordinary columns, no row
+    numbers or index-name rows are shown, cells do not wrap, and any NaN raises (a missing value
+    is written out as text by the code that makes the table, never left as NaN)."""
+    flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    if flat.isna().to_numpy().any():
+        missing = flat.columns[flat.isna().any()].tolist()
+        raise ValueError(f"the table has missing values in columns {missing}; say why in the cell instead")
+    styler = flat.style.hide(axis="index").set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 0 0.6em;"}])
+    return styler.set_caption(caption) if caption else styler

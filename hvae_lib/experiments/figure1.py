@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from hvae_lib.data.circle import lift, make_circle_data
-from hvae_lib.experiments.vae_runs import VAEProtocol, latent_codes, run_vae
+from hvae_lib.experiments.vae_runs import VAEProtocol, latent_codes, run_config, run_vae, store_latent_codes
 from hvae_lib.results import RunStore
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -55,8 +55,14 @@ def _protocol(setup: Figure1Profile, beta: float) -> VAEProtocol:
     return VAEProtocol(schedule, hidden=(128, 64), iwae_samples=setup.iwae_samples, likelihood="gaussian", noise_scale=NOISE)
 
 
+def _data(setup: Figure1Profile) -> dict[str, object]:
+    """What defines the circle data (part of every run's key): sizes, seeds and noise."""
+    return {"dataset": "circle", "sizes": [setup.n_train, setup.n_valid, setup.n_test], "seeds": [0, 1, 2], "noise": NOISE}
+
+
 def figure1_runs(profile: str) -> pd.DataFrame:
-    """Train (or read) every run of the three models; one row per run with LL, ELBO, RE, KL."""
+    """Train (or read) every run of the three models; one row per run with LL, ELBO, RE, KL.
+    Every run stores the posterior means of the test points (``latent_codes``)."""
     setup = PROFILES[profile]
     train, valid, test = (make_circle_data(n, seed, noise=NOISE) for n, seed in ((setup.n_train, 0), (setup.n_valid, 1), (setup.n_test, 2)))
     store = figure1_store(profile)
@@ -64,8 +70,8 @@ def figure1_runs(profile: str) -> pd.DataFrame:
     for name, (latent, d, beta) in MODELS.items():
         frames.append(
             run_vae(
-                store, {"model": name}, latent, d, range(setup.runs), _protocol(setup, beta),
-                train.x, valid.x, test.x, latent_codes_of=test.x,
+                store, {"model": name}, latent, d, range(setup.runs), _protocol(setup, beta), _data(setup),
+                train.x, valid.x, test.x, after_training=lambda trained: store_latent_codes(store, trained, test.x),
             )
         )
     return pd.concat(frames, ignore_index=True)
@@ -81,7 +87,8 @@ def figure1(profile: str, runs: pd.DataFrame) -> plt.Figure:
     axes = axes.ravel()
     panels = [("original latent (S¹)", test.z.numpy())]
     for name, (_, _, beta) in MODELS.items():
-        codes = latent_codes(figure1_store(profile), {"model": name}, _protocol(setup, beta), 0).to_numpy()
+        config = run_config({"model": name}, _protocol(setup, beta), _data(setup))
+        codes = latent_codes(figure1_store(profile), config, 0).to_numpy()
         ll = runs.loc[runs["model"] == name, "LL"].mean()
         panels.append((f"{name}\nLL = {ll:.1f}", codes))
     for ax, (title, points) in zip(axes, panels):

@@ -12,7 +12,7 @@ import pandas as pd
 
 from hvae_lib.data import load_images
 from hvae_lib.experiments.table1 import PROFILES, table1_runs, table1_store
-from hvae_lib.experiments.vae_runs import latent_codes
+from hvae_lib.experiments.vae_runs import latent_codes, run_config
 from hvae_lib.plotting import hammer_projection
 
 DIGIT_COLORS = plt.get_cmap("tab10")
@@ -23,8 +23,7 @@ def figure2_codes(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]
     table1_runs(profile, dims=(2,))
     setup = PROFILES[profile]
     store = table1_store(profile)
-    normal = latent_codes(store, {"model": "N-VAE", "d": 2}, setup.protocol, 0)
-    sphere = latent_codes(store, {"model": "S-VAE", "d": 2}, setup.protocol, 0)
+    normal, sphere = (latent_codes(store, run_config({"model": m, "d": 2}, setup.protocol, setup.data()), 0) for m in ("N-VAE", "S-VAE"))
     labels = load_images("mnist").test.labels[: setup.n_test].numpy()
     return normal, sphere, labels
 

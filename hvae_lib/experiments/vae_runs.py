@@ -1,10 +1,18 @@
-"""Train and evaluate one configuration of the VAE as an ensemble of runs, cached per run."""
+"""Train and evaluate one configuration of the VAE as an ensemble of runs, cached per run.
+
+A run is identified by its configuration (model, d, ...) and its seed. Its initial parameters
+and every random number of its training come from two seeds derived from that identity alone
+(``run_seeds``), so the same run computed alone, in another ensemble, or after an interruption
+gives the same numbers. Its cache key adds everything that changes its result: the protocol
+(schedule, precision, architecture, likelihood, importance samples) and the data (data set,
+split sizes, split seed).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -14,12 +22,14 @@ import torch
 from hvae_lib.evaluation import evaluate_vae
 from hvae_lib.models.vae import VAE
 from hvae_lib.results import RunStore
-from hvae_lib.training.vae_training import TrainingSchedule, train_ensemble
+from hvae_lib.training.vae_training import TrainingOutcome, TrainingSchedule, train_ensemble
+
+TEST_BINARIZATION_SEED = 2018
 
 
 @dataclass(frozen=True)
 class VAEProtocol:
-    """Everything that defines a VAE experiment apart from the model and the seeds."""
+    """Everything that defines a VAE experiment apart from the model, the data and the seeds."""
 
     schedule: TrainingSchedule
     hidden: tuple[int, ...]
@@ -30,54 +40,88 @@ class VAEProtocol:
     def tag(self) -> str:
         """A short hash of the protocol, part of every run's key: a changed protocol never
         reuses results computed under another."""
-        text = json.dumps(asdict(self), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:8]
+        return _digest(asdict(self))
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def run_seeds(identity: Mapping[str, Any], seed: int) -> tuple[int, int, int]:
+    """(initialisation, training, evaluation) seeds of run ``seed`` of the configuration
+    ``identity`` (e.g. {"model": "S-VAE", "d": 5}): 63-bit integers from a hash of both,
+    independent of the protocol, so a protocol ablation (float32 vs bfloat16) compares runs with
+    the same initial parameters and the same random numbers."""
+    text = json.dumps({"identity": dict(identity), "seed": int(seed)}, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).digest()
+    return tuple(int.from_bytes(digest[i : i + 8], "little") >> 1 for i in (0, 8, 16))
+
+
+def run_config(identity: Mapping[str, Any], protocol: VAEProtocol, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The cache key's configuration of a run: its identity, the protocol's and the data's tags."""
+    return {**identity, "protocol": protocol.tag(), "data": _digest(dict(data))}
 
 
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@dataclass
+class TrainedRuns:
+    """What ``run_vae`` hands to its ``after_training`` hook: the trained ensemble (parameters
+    chosen by early stopping, float32), its seeds and the training outcome."""
+
+    model: VAE
+    seeds: list[int]
+    outcome: TrainingOutcome
+    config: dict[str, Any]
+
+
 def run_vae(
     store: RunStore,
-    config: Mapping[str, Any],
+    identity: Mapping[str, Any],
     latent: str,
     d: int,
     seeds: Sequence[int],
     protocol: VAEProtocol,
+    data: Mapping[str, Any],
     train_x: torch.Tensor,
     valid_x: torch.Tensor,
     test_x: torch.Tensor,
-    latent_codes_of: torch.Tensor | None = None,
+    after_training: Callable[[TrainedRuns], None] | None = None,
 ) -> pd.DataFrame:
     """Train (or read from ``store``) the runs ``seeds`` of one configuration; one row per run.
 
-    Binary data (``likelihood="bernoulli"``) are binarised dynamically for training; the test
-    set ``test_x`` is binarised once with a fixed seed, the same for every model. With
-    ``latent_codes_of`` (n, x_dim), each run stores the posterior mean directions / means of
-    those inputs as ``latent_codes.csv`` beside its record.
+    ``identity`` names the configuration (its keys and values appear in the table), ``data``
+    describes the data (sizes, split seed: anything that changes them), both part of the key.
+    Binary data (``likelihood="bernoulli"``) are binarised dynamically for training; the test set
+    is binarised once with a fixed seed, the same for every model. Each run's validation ELBO per
+    epoch is stored as its ``history.csv`` artifact. ``after_training`` runs on the trained
+    ensemble before it is dropped (to store what later chapters need from the models).
     """
-    config = {**config, "protocol": protocol.tag()}
+    config = run_config(identity, protocol, data)
     binary = protocol.likelihood == "bernoulli"
     target = device()
 
     def compute(missing: list[int]) -> list[dict[str, Any]]:
-        generator = torch.Generator().manual_seed(1000 * d + missing[0])
-        model = VAE(
-            train_x.shape[1], latent, d, protocol.hidden, runs=len(missing),
-            likelihood=protocol.likelihood, noise_scale=protocol.noise_scale, generator=generator,
+        init, train, evaluation = zip(*(run_seeds(identity, seed) for seed in missing))
+        model = VAE.from_seeds(
+            train_x.shape[1], latent, d, init, hidden=protocol.hidden,
+            likelihood=protocol.likelihood, noise_scale=protocol.noise_scale,
         ).to(target)
         outcome = train_ensemble(
             model, train_x.to(target), valid_x.to(target), protocol.schedule, binarize=binary,
-            seed=missing[0], checkpoint=store.checkpoint_path(config, missing),
+            seeds=list(train), checkpoint=store.checkpoint_path(config, missing),
         )
-        test = torch.bernoulli(test_x, generator=torch.Generator().manual_seed(2018)) if binary else test_x
-        metrics = evaluate_vae(model, test.to(target), protocol.iwae_samples)
-        if latent_codes_of is not None:
-            _store_latent_codes(store, config, missing, model, latent_codes_of.to(target))
+        test = binarize_once(test_x) if binary else test_x
+        metrics = evaluate_vae(model, test.to(target), protocol.iwae_samples, seeds=list(evaluation))
+        for r, seed in enumerate(missing):
+            _store_history(store, config, seed, outcome.history[r])
+        if after_training is not None:
+            after_training(TrainedRuns(model, missing, outcome, config))
         store.checkpoint_path(config, missing).unlink(missing_ok=True)
         return [
-            {**m, "epochs": outcome.epochs, "best_epoch": outcome.best_epoch[r]}
+            {**m, "epochs": outcome.epochs[r], "best_epoch": outcome.best_epoch[r], "best_valid_elbo": outcome.best_valid_elbo[r]}
             for r, m in enumerate(metrics)
         ]
 
@@ -85,17 +129,47 @@ def run_vae(
     return pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records])
 
 
-@torch.no_grad()
-def _store_latent_codes(store: RunStore, config: Mapping[str, Any], seeds: list[int], model: VAE, x: torch.Tensor) -> None:
-    q = model.posterior(x.expand(model.runs, -1, -1))
-    codes = q.mean if model.latent == "normal" else q.loc
-    for r, seed in enumerate(seeds):
-        path = store.artifact_path(config, seed, "latent_codes.csv")
+def binarize_once(x: torch.Tensor, seed: int = TEST_BINARIZATION_SEED) -> torch.Tensor:
+    """x ~ Bernoulli(intensities) drawn once with a fixed seed (the test set of every model)."""
+    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+
+
+def _store_history(store: RunStore, config: Mapping[str, Any], seed: int, history: list[float]) -> None:
+    path = store.artifact_path(config, seed, "history.csv")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame({"epoch": range(len(history)), "valid_elbo": history})
+    frame.to_csv(path, index=False, float_format="%.4f")
+
+
+def store_latent_codes(store: RunStore, trained: TrainedRuns, x: torch.Tensor) -> None:
+    """Store the posterior means (N-VAE) or mean directions (S-VAE) of ``x`` under every run as
+    its ``latent_codes.csv`` artifact."""
+    codes = posterior_codes(trained.model, x)
+    for r, seed in enumerate(trained.seeds):
+        path = store.artifact_path(trained.config, seed, "latent_codes.csv")
         path.parent.mkdir(parents=True, exist_ok=True)
         frame = pd.DataFrame(codes[r].cpu().numpy(), columns=[f"z{i}" for i in range(codes.shape[-1])])
         frame.to_csv(path, index=False, float_format="%.5f")
 
 
-def latent_codes(store: RunStore, config: Mapping[str, Any], protocol: VAEProtocol, seed: int) -> pd.DataFrame:
-    """The latent codes stored by ``run_vae`` for run (config, seed)."""
-    return pd.read_csv(store.artifact_path({**config, "protocol": protocol.tag()}, seed, "latent_codes.csv"))
+@torch.no_grad()
+def posterior_codes(model: VAE, x: torch.Tensor, batch_size: int = 5000) -> torch.Tensor:
+    """Posterior means (normal) or mean directions (spherical) of ``x`` (n, x_dim) under every
+    run: shape (runs, n, z_dim), float32."""
+    device = model.loc_head.weight.device
+    parts = []
+    for start in range(0, x.shape[0], batch_size):
+        q = model.posterior(x[start : start + batch_size].to(device).expand(model.runs, -1, -1))
+        parts.append(q.mean if model.latent == "normal" else q.loc)
+    return torch.cat(parts, dim=1)
+
+
+def latent_codes(store: RunStore, config: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    """The latent codes stored by ``store_latent_codes`` for run (config, seed); ``config`` is a
+    full key (from a row of ``run_vae``'s table: identity, protocol and data)."""
+    return pd.read_csv(store.artifact_path(config, seed, "latent_codes.csv"))
+
+
+def history(store: RunStore, config: Mapping[str, Any], seed: int) -> pd.DataFrame:
+    """The validation ELBO per epoch of run (config, seed)."""
+    return pd.read_csv(store.artifact_path(config, seed, "history.csv"))

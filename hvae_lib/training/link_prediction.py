@@ -142,7 +142,7 @@ def run_link_prediction(data: Data, settings: LinkSettings, seed: int) -> dict[s
     Returns AUC and AP on test, val_AUC and val_AP (percent), the epochs and the decoder scale s
     at the end.
     """
-    train, val, test = split_edges(data, seed)
+    train, val, test = split_edges(data, seed)  # the fractions of hvae_lib.experiments.table4.SPLIT
     torch.manual_seed(seed)
     model = build_model(settings, data.num_features)
     fit(model, train, settings)

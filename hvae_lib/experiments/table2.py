@@ -1,0 +1,157 @@
+"""Table 2: K-NN classification on the latent codes of Table 1's models (the paper's M1).
+
+Every Table 1 run stores, when it ends, the test accuracy of a K-NN classifier on its posterior
+means for 100, 600 and 1000 class-balanced labelled training points, 20 label draws (the same
+draws for every model), k = 1, 5, 10, and two distances for the N-VAE (Euclidean, cosine); see
+``table1._after_training`` and ``hvae_lib.evaluation.knn``. This module collects them and tests
+S-VAE against N-VAE with the trained model as the unit of replication.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hvae_lib.experiments.table1 import MODELS, PROFILES, table1_runs, table1_store
+from hvae_lib.experiments.vae_runs import run_config
+from hvae_lib.plotting import COLORS
+from hvae_lib.results import RunStore
+from hvae_lib.stats import holm
+
+# Davidson et al. (2018), Table 2: test accuracy (%) of K-NN on the M1 latent codes (means only).
+PAPER = pd.DataFrame(
+    [
+        (2, 72.6, 77.9, 80.8, 84.9, 81.7, 85.6),
+        (5, 81.8, 87.5, 90.9, 92.8, 92.0, 93.4),
+        (10, 75.7, 80.6, 88.4, 91.2, 90.2, 92.8),
+        (20, 71.3, 72.8, 88.3, 89.1, 90.1, 91.1),
+        (40, 72.3, 67.7, 88.0, 87.4, 90.3, 90.4),
+    ],
+    columns=["d", "N 100", "S 100", "N 600", "S 600", "N 1000", "S 1000"],
+).set_index("d")
+
+HEADLINE = {"k": 1, "metric": "euclidean"}  # arc length for the S-VAE (same neighbours), Euclidean for the N-VAE
+
+
+def table2_runs(profile: str) -> pd.DataFrame:
+    """Every stored K-NN accuracy of the profile's Table 1 runs, one row per (model, d, run,
+    labels, draw, k, metric); written to ``results/table2/<profile>/runs.csv``. Trains the
+    Table 1 runs that are missing."""
+    setup = PROFILES[profile]
+    runs = table1_runs(profile)
+    store = table1_store(profile)
+    frames = []
+    for (model, d, run), _ in runs.groupby(["model", "d", "run"]):
+        config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
+        path = store.artifact_path(config, int(run), "knn.csv")
+        if not path.exists():
+            raise FileNotFoundError(f"no K-NN results for {model}, d = {d}, run {run}: {path} is missing")
+        frame = pd.read_csv(path)
+        frames.append(frame.assign(model=model, d=int(d), run=int(run)))
+    table = pd.concat(frames, ignore_index=True)[["model", "d", "run", "labels", "draw", "k", "metric", "accuracy"]]
+    folder = RunStore("table2", profile).folder
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "runs.csv", index=False, float_format="%.2f")
+    return table
+
+
+def _headline(knn: pd.DataFrame, k: int = 1, n_metric: str = "euclidean") -> pd.DataFrame:
+    keep = (knn["k"] == k) & (((knn["model"] == "N-VAE") & (knn["metric"] == n_metric)) | ((knn["model"] == "S-VAE") & (knn["metric"] == "euclidean")))
+    return knn[keep]
+
+
+def variance_components(cell: pd.DataFrame) -> dict[str, float]:
+    """One-way random effects over models x draws of one (model, d, labels) cell: the label-draw
+    variance s2_label = mean within-model variance, the model variance
+    s2_model = max(0, var(model means) - s2_label / draws), and sd_run = sqrt(both), the spread of
+    one (independent model, independent draw) pair."""
+    by_model = cell.groupby("run")["accuracy"]
+    draws = by_model.size().min()
+    s2_label = float(by_model.var(ddof=1).mean()) if draws > 1 else float("nan")
+    model_means = by_model.mean()
+    s2_model = max(0.0, float(model_means.var(ddof=1)) - (s2_label if draws > 1 else 0.0) / draws) if len(model_means) > 1 else float("nan")
+    return {"sd_model": np.sqrt(s2_model), "sd_label": np.sqrt(s2_label), "sd_run": np.sqrt(s2_model + s2_label)}
+
+
+def table2(knn: pd.DataFrame, profile: str, k: int = 1, n_metric: str = "euclidean") -> pd.DataFrame:
+    """Per (d, labels): ours (mean ± sd_run over models and draws) next to the paper, S - N, the
+    Welch p-value on per-model means (each the mean over the 20 shared draws), Holm-corrected
+    over the table's cells, and the verdict on "the S-VAE classifies better"."""
+    data = _headline(knn, k, n_metric)
+    rows = []
+    for (d, labels), cell in data.groupby(["d", "labels"]):
+        row = {"d": d, "labels": labels}
+        means = {}
+        for model in MODELS:
+            part = cell[cell["model"] == model]
+            spread = variance_components(part)
+            means[model] = part.groupby("run")["accuracy"].mean().to_numpy()
+            row[f"{model} ours"] = f"{part['accuracy'].mean():.1f} ± {spread['sd_run']:.1f}"
+            paper = PAPER.loc[d, f"{model[0]} {labels}"] if d in PAPER.index and f"{model[0]} {labels}" in PAPER else np.nan
+            row[f"{model} paper"] = "" if np.isnan(paper) else f"{paper:.1f}"
+        row["S − N"] = means["S-VAE"].mean() - means["N-VAE"].mean()
+        row["p"] = float(stats.ttest_ind(means["S-VAE"], means["N-VAE"], equal_var=False).pvalue) if min(map(len, means.values())) > 1 else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["p (Holm)"] = holm(table["p"].to_numpy())
+    table["verdict"] = [_verdict(diff, p, profile) for diff, p in zip(table["S − N"], table["p (Holm)"])]
+    table["S − N"] = table["S − N"].map(lambda v: f"{v:+.1f}")
+    for column in ("p", "p (Holm)"):
+        table[column] = table[column].map(lambda v: "n/a" if np.isnan(v) else f"{v:.2g}")
+    return table.set_index(["d", "labels"])
+
+
+def _verdict(difference: float, p: float, profile: str, alpha: float = 0.05) -> str:
+    """The paper claims the S-VAE is better: the words "confirmed" / "refuted" are kept for the
+    paper's protocol (``full``); under a reduced budget the same outcome "holds" / is "reversed"."""
+    if np.isnan(p) or p >= alpha:
+        return "not significant"
+    if profile == "full":
+        return "confirmed" if difference > 0 else "refuted"
+    return "holds (reduced budget)" if difference > 0 else "reversed (reduced budget)"
+
+
+def spread_table(knn: pd.DataFrame) -> pd.DataFrame:
+    """Per (d, labels, model): the spread of the headline accuracy split into a model-to-model
+    part and a label-draw part (see ``variance_components``), in points of accuracy."""
+    rows = []
+    for (d, labels, model), cell in _headline(knn).groupby(["d", "labels", "model"]):
+        spread = variance_components(cell)
+        rows.append({"d": d, "labels": labels, "model": model, **{k: f"{v:.2f}" for k, v in spread.items()}})
+    table = pd.DataFrame(rows).rename(columns={"sd_model": "sd models", "sd_label": "sd label draws", "sd_run": "sd run"})
+    return table.set_index(["d", "labels", "model"])
+
+
+def sensitivity_table(knn: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy under every k and, for the N-VAE, both distances: one row per (d, labels),
+    one column per (model, distance, k)."""
+    frame = knn.assign(variant=knn["model"].str[0] + " " + knn["metric"].str.replace("euclidean", "eucl.") + " k=" + knn["k"].astype(str))
+    table = frame.groupby(["d", "labels", "variant"])["accuracy"].mean().unstack("variant")
+    return table.map(lambda v: f"{v:.1f}")
+
+
+def table2_figure(knn: pd.DataFrame) -> plt.Figure:
+    """Headline accuracy (k = 1) against d for each label budget: ours (mean ± sd over models of
+    the per-model mean over draws) and the paper (dashed)."""
+    data = _headline(knn)
+    budgets = sorted(data["labels"].unique())
+    fig, axes = plt.subplots(1, len(budgets), figsize=(3.6 * len(budgets), 3.4), squeeze=False)
+    for ax, labels in zip(axes[0], budgets):
+        for model, latent in MODELS.items():
+            part = data[(data["labels"] == labels) & (data["model"] == model)]
+            per_model = part.groupby(["d", "run"])["accuracy"].mean().groupby("d").agg(["mean", "std"])
+            ax.errorbar(per_model.index, per_model["mean"], yerr=per_model["std"], color=COLORS[latent], marker="o", capsize=3, label=f"{model} (ours)")
+            column = f"{model[0]} {labels}"
+            if column in PAPER:
+                ax.plot(PAPER.index, PAPER[column], color=COLORS[latent], linestyle="--", marker="x", alpha=0.7, label=f"{model} (paper)")
+        ax.set_xscale("log")
+        ax.set_xticks(list(PAPER.index))
+        ax.set_xticklabels([str(d) for d in PAPER.index])
+        ax.minorticks_off()
+        ax.set_xlabel("latent manifold dimension d")
+        ax.set_title(f"{labels} labels")
+    axes[0, 0].set_ylabel("1-NN test accuracy (%)")
+    axes[0, 0].legend(fontsize=8)
+    return fig
