@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -20,8 +21,11 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"CPU {platform.machine()} ({os.cpu_count()} cores)"
 
 
+@functools.cache
 def git_commit() -> str:
-    """The project's short commit hash, with ``-dirty`` when tracked files differ from it."""
+    """The project's short commit hash, with ``-dirty`` when tracked library files differ from
+    it, read once per process (at import of ``hvae_lib.results``): the code a process runs is
+    the code it imported, whatever is committed while it runs."""
     try:
         commit = _git("rev-parse", "--short=10", "HEAD")
         dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "hvae_lib")
@@ -39,3 +43,19 @@ def _git(*args: str) -> str:
 def environment(device: torch.device | str | None = None) -> dict[str, str]:
     """Provenance fields shared by every record: device, torch version, commit."""
     return {"device": device_name(device), "torch": torch.__version__, "commit": git_commit()}
+
+
+# The library code that computes results (not the code that only presents them).
+COMPUTING_CODE = ("hvae_lib/special", "hvae_lib/distributions", "hvae_lib/models", "hvae_lib/training", "hvae_lib/evaluation", "hvae_lib/data")
+
+
+def changed_since(commit: str, paths: tuple[str, ...] = COMPUTING_CODE) -> list[str] | None:
+    """The files under ``paths`` that differ between ``commit`` (a ``git_commit`` value; a
+    ``-dirty`` suffix is ignored) and the working tree, or None when the commit is unknown here."""
+    try:
+        return _git("diff", "--name-only", commit.removesuffix("-dirty"), "--", *paths).splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+git_commit()
