@@ -22,23 +22,31 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# Execute every chapter (or NOTEBOOK_SOURCES=notebooks/x.py) with papermill under PROFILE;
-# the executed notebook is stored next to
-# its source (notebooks/NAME.ipynb), where _toc.yml points, and is committed; a chapter that
-# fails leaves the committed notebook untouched.
+# Execute every chapter (or NOTEBOOK_SOURCES=notebooks/x.py) with papermill under PROFILE:
+# the source gets its Colab cell (hvae_lib.chapters prepare), papermill's injected parameters
+# are merged into the chapter's own (finish), and the executed notebook is stored next to its
+# source (notebooks/NAME.ipynb), where _toc.yml points, and is committed; a chapter that fails
+# leaves the committed notebook untouched.
 notebooks: $(BIN)/.installed
 	@mkdir -p _build/notebooks
 	@set -e; for source in $(NOTEBOOK_SOURCES); do \
 		name=$$(basename $$source .py); \
 		echo "executing $$name (profile $(PROFILE))"; \
-		$(BIN)/jupytext --quiet --to ipynb --output _build/notebooks/$$name.ipynb $$source; \
+		$(BIN)/python -m hvae_lib.chapters prepare $$source _build/notebooks/$$name.ipynb; \
 		$(BIN)/papermill --no-progress-bar --cwd notebooks --kernel python3 \
 			-p profile $(PROFILE) _build/notebooks/$$name.ipynb _build/notebooks/$$name.executed.ipynb; \
+		$(BIN)/python -m hvae_lib.chapters finish _build/notebooks/$$name.executed.ipynb; \
 		mv _build/notebooks/$$name.executed.ipynb notebooks/$$name.ipynb; \
 	done
 
-# Render the committed, executed chapters to _build/html without executing anything.
+# Render the committed, executed chapters to _build/html without executing anything. MathJax
+# is served from the build itself (the pinned django-static-mathjax wheel ships MathJax 3), so
+# the book's formulas render without a network.
+MATHJAX_STATIC := _build/static/mathjax
 html: $(BIN)/.installed
+	@rm -rf $(MATHJAX_STATIC) && mkdir -p $(MATHJAX_STATIC)/output/chtml
+	@mathjax=$$($(BIN)/python -c "import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5')"); \
+		cp $$mathjax/tex-chtml.js $(MATHJAX_STATIC)/ && cp -r $$mathjax/output/chtml/fonts $(MATHJAX_STATIC)/output/chtml/
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
 
 # Collect the slide versions (16:9 PDF, SVG, 300-dpi PNG) that the chapters saved.

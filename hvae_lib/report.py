@@ -7,10 +7,13 @@ from datetime import datetime, timezone
 from IPython.display import Markdown
 
 from hvae_lib.results import RunStore, environment
+from hvae_lib.results.provenance import changed_since
 
 
 def provenance_note(profile: str, *stores: RunStore) -> Markdown:
-    """A short admonition naming the profile, device, commit and, per store, its runs.
+    """A short admonition naming the profile, device, commit and, per store, its runs and the
+    commits that computed them; a commit whose computing code (``COMPUTING_CODE``) has changed
+    since, or that had uncommitted changes, is flagged.
 
     Without stores it describes the execution of the chapter itself.
     """
@@ -22,14 +25,31 @@ def provenance_note(profile: str, *stores: RunStore) -> Markdown:
         if p["runs"] == 0:
             lines.append(f"- `{store.experiment}`: no stored runs for profile {profile}.")
             continue
-        epochs = ", ".join(str(e) for e in p["epochs"]) or "n/a"
+        epochs = p["epochs"]
+        epochs = "n/a" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
         lines.append(
             f"- `{store.experiment}`: {p['runs']} runs on {'; '.join(p['devices'])}, epochs {epochs}, "
             f"{p['wall_s']:.0f} s of compute, commit(s) {', '.join(f'`{c}`' for c in p['commits'])}, "
             f"last finished {p['finished']}."
         )
+        lines += [f"  - {warning}" for warning in _staleness(p["commits"])]
     body = "\n".join(lines)
     return Markdown(f":::{{admonition}} Provenance\n:class: note\n{body}\n:::")
+
+
+def _staleness(commits: list[str]) -> list[str]:
+    """Warnings for results whose computing code is not the code of this checkout."""
+    warnings = []
+    for commit in commits:
+        changed = changed_since(commit)
+        if commit.endswith("-dirty"):
+            warnings.append(f"results of `{commit}` were computed with uncommitted changes to the library")
+        if changed is None:
+            warnings.append(f"commit `{commit}` is not in this checkout: its code cannot be compared")
+        elif changed:
+            shown = ", ".join(f"`{path}`" for path in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            warnings.append(f"results of `{commit}` predate changes to the code that computes them: {shown}")
+    return warnings
 
 
 def table(frame, caption: str | None = None):
@@ -42,3 +62,16 @@ def table(frame, caption: str | None = None):
         raise ValueError(f"the table has missing values in columns {missing}; say why in the cell instead")
     styler = flat.style.hide(axis="index").set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 0 0.6em;"}])
     return styler.set_caption(caption) if caption else styler
+
+
+def glue(name: str, figure) -> None:
+    """Hand ``figure`` to the book under ``name`` (a numbered, captioned ``glue:figure`` in the
+    chapter's text); where MyST-NB is absent (Colab) the figure is simply shown."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        from IPython.display import display
+
+        display(figure)
+        return
+    myst_glue(name, figure, display=False)

@@ -10,17 +10,6 @@
 #     name: python3
 # ---
 
-# %% tags=["remove-cell"]
-# On Colab only: fetch the book's library and what Colab lacks, keeping Colab's own torch.
-import os
-import subprocess
-import sys
-
-if "google.colab" in sys.modules and not os.path.exists("/content/hvae"):
-    subprocess.run(["git", "clone", "--depth=1", "https://github.com/hvae-book/hyperspherical-vae", "/content/hvae"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "torch_geometric==2.8.1", "power-spherical==0.8.1"], check=True)
-    sys.path.insert(0, "/content/hvae")
-
 # %% [markdown]
 # # The von Mises-Fisher distribution
 #

@@ -40,6 +40,8 @@ def test_smoke_book_builds(tmp_path):
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
         else:
             shutil.copy2(source, tmp_path / name)
+    # Benchmarks are measurements of this machine, not runs: the appendix reads the committed ones.
+    shutil.copytree(PROJECT / "results" / "benchmarks", tmp_path / "results" / "benchmarks")
     venv = Path(sys.prefix)
     env = {
         **os.environ,
