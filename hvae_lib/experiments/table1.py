@@ -280,7 +280,6 @@ def precision_ablation(profile: str = "cpu") -> pd.DataFrame:
             "paired difference": f"{difference.mean():+.2f} ± {difference.std():.2f}",
             "run-to-run sd (float32)": f"{spread:.2f}",
             "within the sd": "yes" if abs(difference.mean()) <= spread else "no",
-            "wall time ratio": f"{cell['wall_s fp32'].mean() / cell['wall_s bf16'].mean():.2f}",
         })
     return pd.DataFrame(rows).set_index(["d", "model"]).sort_index()
 
