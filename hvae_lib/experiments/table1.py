@@ -262,13 +262,17 @@ def claims(runs: pd.DataFrame, profile: str, alpha: float = 0.05) -> pd.DataFram
     return table.drop(columns="sign").set_index(["d", "claim"])
 
 
+ABLATION_RUNS = {"smoke": 2, "cpu": 5}
+
+
 def precision_ablation(profile: str = "cpu") -> pd.DataFrame:
     """float32 against bfloat16 training on the same runs (same seeds: the same initial
-    parameters, batches and noise): per (model, d) the mean paired difference of the test LL
-    (bfloat16 - float32), its sd, the run-to-run sd of the float32 LL, and whether the mean
-    difference lies within that sd. Trains the float32 runs that are missing."""
-    fast = table1_runs(profile, precision="bfloat16")
-    exact = table1_runs(profile, precision="float32")
+    parameters, batches and noise), ``ABLATION_RUNS`` of them: per (model, d) the mean paired
+    difference of the test LL (bfloat16 - float32), its sd, the run-to-run sd of the float32
+    LL, and whether the mean difference lies within that sd. Trains the runs that are missing."""
+    runs = ABLATION_RUNS[profile]
+    fast = table1_runs(profile, precision="bfloat16", runs=runs)
+    exact = table1_runs(profile, precision="float32", runs=runs)
     merged = fast.merge(exact, on=["model", "d", "run"], suffixes=(" bf16", " fp32"))
     rows = []
     for (model, d), cell in merged.groupby(["model", "d"]):
