@@ -31,9 +31,14 @@ profile = "cpu"
 # %% tags=["remove-cell"]
 from hvae_lib.experiments import figure1 as experiment
 from hvae_lib.plotting import save_figure, use_style
-from hvae_lib.report import provenance_note
+from hvae_lib.report import glue, provenance_note, table
+from IPython.display import Markdown
 
 use_style()
+runs = experiment.figure1_runs(profile)
+
+# %% tags=["remove-input"]
+provenance_note(profile, experiment.figure1_store(profile))
 
 # %% [markdown]
 # Three models, each an MLP encoder and decoder (100-128-64, mirrored) with a Gaussian likelihood
@@ -42,24 +47,30 @@ use_style()
 # \mathbb{R}^2$. Each is trained several times (the runs of the table below); the panels show the
 # posterior means of the test points under run 0, coloured by the mixture component they came from.
 
-# %%
-runs = experiment.figure1_runs(profile)
-provenance_note(profile, experiment.figure1_store(profile))
-
-# %%
+# %% tags=["remove-cell"]
 fig = experiment.figure1(profile, runs)
 save_figure(fig, "figure1_circle")
-
-# %%
-experiment.figure1_table(runs)
+glue("figure1_circle", fig)
 
 # %% [markdown]
-# The log-likelihood (LL) is the IWAE estimate on held-out points. For scale, a model that knew
-# each point's true latent position and the map exactly would score the noise's own
-# log-density:
+# ```{glue:figure} figure1_circle
+# :name: fig-figure1
+#
+# The circle data seen through three latent spaces. Top left: the true latent angles on $S^1$;
+# then the posterior means of the same test points (latent coordinates $z_1$, $z_2$, no units)
+# under run 0 of each model, coloured by the mixture component each point came from, with the
+# model's test log-likelihood (nats, mean over runs).
+# ```
 
-# %%
-round(experiment.true_log_likelihood_bound(profile), 2)
+# %% tags=["remove-input"]
+table(experiment.figure1_table(runs), "test metrics in nats, mean ± sd over runs")
+
+# %% tags=["remove-input"]
+Markdown(
+    "The log-likelihood (LL) is the IWAE estimate on held-out points. For scale, a model that knew "
+    "each point's true latent position and the map exactly would score the noise's own "
+    f"log-density, {experiment.true_log_likelihood_bound(profile):.2f} nats."
+)
 
 # %% [markdown]
 # What the paper predicts: with $\beta = 1$ the prior's pull towards the origin should distort

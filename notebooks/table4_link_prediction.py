@@ -22,16 +22,17 @@
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
 
-# %% tags=["remove-input"]
+# %% tags=["remove-cell"]
 from hvae_lib.experiments import table4 as experiments
-from hvae_lib.experiments.table4 import settings
 from hvae_lib.plotting import save_figure, use_style
-from hvae_lib.report import provenance_note
+from hvae_lib.report import glue, provenance_note, table
 from hvae_lib.results import RunStore
 
 use_style()
 experiments.table4_runs(profile)
 ablation_table = experiments.ablation(profile)
+
+# %% tags=["remove-input"]
 provenance_note(profile, RunStore("table4", profile), RunStore("table4_ablation", profile))
 
 # %% [markdown]
@@ -82,8 +83,8 @@ provenance_note(profile, RunStore("table4", profile), RunStore("table4_ablation"
 #
 # The S-VGAE settings of Table 4 (on Cora and CiteSeer) under this profile:
 
-# %%
-settings("S-VGAE", profile)
+# %% tags=["remove-input"]
+table(experiments.settings_table("S-VGAE", profile))
 
 # %% [markdown]
 # ## Table 4
@@ -93,14 +94,14 @@ settings("S-VGAE", profile)
 # standard deviations (and its whole N-VGAE row) could not be checked against the paper's PDF.
 # Kipf & Welling's original VGAE numbers are given for comparison.
 
-# %%
-experiments.table4(profile)
+# %% tags=["remove-input"]
+table(experiments.table4(profile), "AUC and AP on the test edges (%)")
 
 # %% [markdown]
 # Which datasets this build ran:
 
-# %%
-experiments.run_status(profile)
+# %% tags=["remove-input"]
+table(experiments.run_status(profile))
 
 # %% [markdown]
 # Where the table above says *not run*, that part of the claim is untested here. This is the case
@@ -115,8 +116,8 @@ experiments.run_status(profile)
 # counts as confirmed when the difference has the claimed sign with $p < 0.05$, refuted when it
 # has the opposite sign with $p < 0.05$, inconclusive otherwise.
 
-# %%
-experiments.welch_tests(profile)
+# %% tags=["remove-input"]
+table(experiments.welch_tests(profile))
 
 # %% [markdown]
 # ## Ablation on Cora
@@ -126,15 +127,15 @@ experiments.welch_tests(profile)
 # "sampled loss", from which it differs in one setting; choices should be read from the
 # validation columns (the test columns are shown, not used).
 
-# %%
-ablation_table
+# %% tags=["remove-input"]
+table(ablation_table)
 
 # %% [markdown]
 # The loss is the choice that could bias the comparison: it changes both models, and not
 # necessarily by the same amount. Mean test AUC on Cora under each loss (the ablation's runs):
 
-# %%
-experiments.loss_check(profile)
+# %% tags=["remove-input"]
+table(experiments.loss_check(profile))
 
 # %% [markdown]
 # A positive difference means that the model does better with Kipf's dense loss than with the
@@ -153,9 +154,19 @@ experiments.loss_check(profile)
 # with the settings above; each dot is a document at its mean embedding, coloured by its class,
 # which the models never see.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.figure3(profile)
 save_figure(fig, "figure3_cora_latents")
+glue("figure3_cora", fig)
+
+# %% [markdown]
+# ```{glue:figure} figure3_cora
+# :name: fig-figure3
+#
+# Cora's documents at their mean embeddings, coloured by class (never seen in training). Left:
+# N-VGAE in $\mathbb{R}^2$ (latent coordinates, no units). Right: S-VGAE on $S^2$ in the Hammer
+# equal-area projection (the ellipse is the whole sphere). Panel titles: test AUC of each model.
+# ```
 
 # %% [markdown]
 # Both latent spaces group documents by class without seeing a label, as the graphs' high edge

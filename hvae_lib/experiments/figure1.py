@@ -95,8 +95,8 @@ def figure1(profile: str, runs: pd.DataFrame) -> plt.Figure:
         ax.scatter(points[:, 0], points[:, 1], c=colors, s=4, alpha=0.6, linewidths=0)
         ax.set_title(title, fontsize=11)
         ax.set_aspect("equal", adjustable="datalim")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
     return fig
 
 

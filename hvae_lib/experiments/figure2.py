@@ -30,34 +30,37 @@ def figure2_codes(profile: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]
 
 def figure2(profile: str) -> plt.Figure:
     """Left: N-VAE codes in R^2; middle: S-VAE codes on S^2 in the Hammer projection; right: the
-    same S-VAE codes on the sphere in 3-D. Test digits coloured by class."""
+    two hemispheres z0 > 0 and z0 < 0 seen from outside (orthographic). Test digits coloured by
+    class, with a class legend."""
     normal, sphere, labels = figure2_codes(profile)
     colors = DIGIT_COLORS(labels % 10)
     fig = plt.figure(figsize=(13, 4.2))
-    ax_n = fig.add_subplot(1, 3, 1)
+    grid = fig.add_gridspec(2, 3, width_ratios=(1, 1.4, 0.7))
+    ax_n = fig.add_subplot(grid[:, 0])
     ax_n.scatter(normal["z0"], normal["z1"], c=colors, s=3, alpha=0.6, linewidths=0)
     ax_n.set_title("N-VAE: posterior means in R²")
+    ax_n.set_xlabel("$z_1$")
+    ax_n.set_ylabel("$z_2$")
     ax_n.set_aspect("equal", adjustable="datalim")
 
-    ax_h = fig.add_subplot(1, 3, 2)
-    x, y = hammer_projection(sphere[["z0", "z1", "z2"]].to_numpy())
+    ax_h = fig.add_subplot(grid[:, 1])
+    points = sphere[["z0", "z1", "z2"]].to_numpy()
+    x, y = hammer_projection(points)
     ax_h.scatter(x, y, c=colors, s=3, alpha=0.6, linewidths=0)
     theta = np.linspace(0, 2 * np.pi, 400)
-    ax_h.plot(2 * np.sqrt(2) * np.cos(theta), np.sqrt(2) * np.sin(theta), color="0.6", linewidth=0.8)
+    ax_h.plot(2 * np.sqrt(2) * np.cos(theta), np.sqrt(2) * np.sin(theta), color="0.4", linewidth=0.8)
     ax_h.set_title("S-VAE: mean directions on S² (Hammer)")
     ax_h.set_aspect("equal")
     ax_h.axis("off")
 
-    ax_s = fig.add_subplot(1, 3, 3, projection="3d")
-    u, v = np.meshgrid(np.linspace(0, 2 * np.pi, 25), np.linspace(0, np.pi, 13))
-    ax_s.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", linewidth=0.4)
-    ax_s.scatter(sphere["z0"], sphere["z1"], sphere["z2"], c=colors, s=2, alpha=0.6, linewidths=0)
-    ax_s.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1))
-    ax_s.set_box_aspect((1, 1, 1))
-    ax_s.set_title("S-VAE on the sphere")
-    ax_s.set_xticks([])
-    ax_s.set_yticks([])
-    ax_s.set_zticks([])
+    for row, (sign, name) in enumerate(((1, "z₀ > 0"), (-1, "z₀ < 0"))):
+        ax = fig.add_subplot(grid[row, 2])
+        front = sign * points[:, 0] > 0
+        ax.scatter(sign * points[front, 1], points[front, 2], c=colors[front], s=2, alpha=0.6, linewidths=0)
+        ax.plot(np.cos(theta), np.sin(theta), color="0.4", linewidth=0.8)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(f"hemisphere {name}", fontsize=9)
 
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=DIGIT_COLORS(k), label=str(k)) for k in range(10)]
     fig.legend(handles=handles, loc="outside right center", title="digit", frameon=False)

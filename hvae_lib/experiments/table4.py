@@ -230,7 +230,7 @@ def figure3(profile: str, seed: int = 0) -> plt.Figure:
     R^3 (Hammer projection), trained on one training split, coloured by document class."""
     graph = load_planetoid("Cora")
     train, _, test = split_edges(graph, seed)
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.2), layout="constrained")
     colors = np.array(CYCLE[: int(graph.y.max()) + 1])[graph.y.numpy()]
     for ax, model_name, latent in zip(axes, ("N-VGAE", "S-VGAE"), (2, 3)):
         torch.manual_seed(seed)
@@ -249,10 +249,19 @@ def figure3(profile: str, seed: int = 0) -> plt.Figure:
             ax.plot(2 * np.sqrt(2) * np.cos(t), np.sqrt(2) * np.sin(t), color="0.6", linewidth=0.8)
         ax.set_aspect("equal")
         ax.set_axis_off()
+    classes = int(graph.y.max()) + 1
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=CYCLE[k], label=f"class {k}") for k in range(classes)]
+    fig.legend(handles=handles, loc="outside right center", title="document class", frameon=False)
     return fig
 
 
+def settings_table(model: str, profile: str) -> pd.DataFrame:
+    """The settings of ``model`` on Cora and CiteSeer under ``profile``, one row per setting."""
+    values = asdict(settings(model, profile))
+    return pd.DataFrame({"setting": list(values), "value": [str(v) for v in values.values()]}).set_index("setting")
+
+
 __all__ = [
-    "ABLATION", "KIPF_WELLING", "PAPER", "S_VGAE", "ablation", "figure3", "loss_check", "run_status", "settings", "table4",
+    "ABLATION", "KIPF_WELLING", "PAPER", "S_VGAE", "ablation", "figure3", "loss_check", "run_status", "settings", "settings_table", "table4",
     "table4_runs", "welch_tests",
 ]
