@@ -13,7 +13,7 @@ export HVAE_DATA_DIR ?= $(if $(wildcard ../shared/datasets/MNIST),$(abspath ../s
 # Chapters execute in notebooks/, so a relative data directory is made absolute here.
 override HVAE_DATA_DIR := $(if $(HVAE_DATA_DIR),$(abspath $(HVAE_DATA_DIR)))
 
-.PHONY: book notebooks html figures test benchmarks clean
+.PHONY: book notebooks html figures slides test benchmarks clean
 
 book: notebooks html
 
@@ -54,6 +54,11 @@ figures: notebooks
 	@mkdir -p _build/figures
 	cp figures/*.pdf figures/*.svg figures/*.png _build/figures/
 	@echo "slide figures in _build/figures"
+
+# The talk: _build/slides/talk.pdf (16:9) and every slide as a 1920 x 1080 PNG, PDF and SVG under
+# _build/slides/figures/, from the committed results (nothing is re-executed or retrained).
+slides: $(BIN)/.installed
+	$(BIN)/python -m hvae_lib.slides --profile $(PROFILE) --out _build/slides
 
 test: $(BIN)/.installed
 	$(BIN)/pytest

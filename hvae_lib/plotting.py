@@ -74,8 +74,9 @@ def save_figure(fig: plt.Figure, name: str, folder: Path | str | None = None) ->
     original = fig.get_size_inches().copy()
     fig.set_size_inches(*SLIDE_SIZE_IN)
     try:
-        for fmt in SLIDE_FORMATS:
-            fig.savefig(folder / f"{name}.{fmt}", dpi=SLIDE_DPI, metadata=_metadata(fmt))
+        with mpl.rc_context({"savefig.bbox": "standard"}):  # "tight" would crop away the 16:9 shape
+            for fmt in SLIDE_FORMATS:
+                fig.savefig(folder / f"{name}.{fmt}", dpi=SLIDE_DPI, metadata=_metadata(fmt))
     finally:
         fig.set_size_inches(*original)
 

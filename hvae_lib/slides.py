@@ -1,0 +1,251 @@
+"""The 7-minute talk: a 16:9 PDF deck and its figures, made from committed results.
+
+Every slide is a matplotlib page of exactly 1920 x 1080 pixels (13.333 x 7.5 inches at 144 dpi):
+text, a figure and the numbers on it all come from ``results/`` through the chapters' own
+functions, so nothing is typed by hand and nothing is retrained. A slide whose chapter has no
+results yet says "pending", and the deck still builds. Matplotlib is the tool because the book
+already draws with it, it writes PDF offline, and it needs nothing beyond the project's setup.
+
+    python -m hvae_lib.slides [--profile cpu] [--out _build/slides]
+
+writes ``talk.pdf`` and ``figures/<name>.{png,pdf,svg}`` (1920 x 1080 each).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+
+from hvae_lib.plotting import COLORS, use_style
+from hvae_lib.results import RunStore
+
+SIZE_IN = (1920 / 144, 1080 / 144)
+DPI = 144
+FORMATS = ("png", "pdf", "svg")
+
+
+def _page(title: str) -> tuple[plt.Figure, plt.Axes]:
+    """A blank 16:9 page with a title; returns the figure and a full-page axes for text."""
+    fig = plt.figure(figsize=SIZE_IN, dpi=DPI)
+    fig.set_layout_engine("none")
+    fig.text(0.05, 0.92, title, fontsize=30, weight="bold", va="top")
+    return fig, fig.add_axes((0, 0, 1, 1), frameon=False, xticks=[], yticks=[])
+
+
+def _bullets(fig: plt.Figure, lines: list[str], top: float = 0.78, left: float = 0.06, size: int = 20) -> None:
+    for i, line in enumerate(lines):
+        fig.text(left, top - i * 0.075, f"•  {line}", fontsize=size, va="top", wrap=True)
+
+
+def _pending(fig: plt.Figure, what: str) -> None:
+    fig.text(0.5, 0.45, f"pending: {what}", fontsize=26, ha="center", color="0.45", style="italic")
+
+
+def _profile_of(experiment: str, wanted: str) -> str | None:
+    """``wanted`` if that profile has stored runs of ``experiment``, else the richest that has."""
+    for profile in (wanted, "full", "cpu", "smoke"):
+        if RunStore(experiment, profile).records():
+            return profile
+    return None
+
+
+def slide_question(profile: str) -> plt.Figure:
+    fig, _ = _page("Does a hyperspherical latent space help a VAE?")
+    _bullets(fig, [
+        "Davidson et al. (UAI 2018): replace the Gaussian posterior and prior by a",
+        "von Mises-Fisher posterior and a uniform prior on the sphere S^d.",
+        "Claim: better log-likelihood for small d (d ≤ 10), worse for d ≥ 20.",
+        "This talk: can the results be reproduced, and under which hidden conditions?",
+    ])
+    fig.text(0.06, 0.1, "Figures and numbers: the executable book, regenerated from its cached runs.", fontsize=14, color="0.4")
+    return fig
+
+
+def slide_vmf(profile: str) -> plt.Figure:
+    from hvae_lib.experiments.vmf_chapter import sphere_samples_figure
+
+    fig, _ = _page("The von Mises-Fisher distribution in one picture")
+    panel = sphere_samples_figure("smoke" if profile == "smoke" else "cpu")
+    _embed(fig, panel, (0.04, 0.25, 0.92, 0.55))
+    fig.text(0.06, 0.16, "q(z | μ, κ) ∝ exp(κ μᵀz) on the sphere S²: κ = 0 is uniform,", fontsize=18)
+    fig.text(0.06, 0.1, "a large κ concentrates the samples around μ (+). Hammer equal-area projection.", fontsize=18)
+    return fig
+
+
+def slide_figure1(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import figure1
+
+    fig, _ = _page("Figure 1: a circle through three latent spaces")
+    used = _profile_of("figure1", profile)
+    if used is None:
+        _pending(fig, "Figure 1 runs")
+        return fig
+    panel = figure1.figure1(used, figure1.figure1_runs(used))
+    _embed(fig, panel, (0.2, 0.03, 0.6, 0.82))
+    fig.text(0.02, 0.5, f"profile {used}", fontsize=13, color="0.4", rotation=90, va="center")
+    return fig
+
+
+def slide_table1(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import table1
+
+    fig, _ = _page("Table 1: test log-likelihood, N-VAE vs S-VAE")
+    used = _profile_of("table1", profile)
+    if used is None:
+        _pending(fig, "Table 1 runs")
+        return fig
+    runs = _current_runs(table1, used)
+    if runs.empty:
+        _pending(fig, f"Table 1 runs of the {used} protocol")
+        return fig
+    ax = fig.add_axes((0.08, 0.14, 0.5, 0.66))
+    for model, latent in table1.MODELS.items():
+        ours = runs[runs["model"] == model].groupby("d")["LL"].agg(["mean", "std"])
+        ax.errorbar(ours.index, ours["mean"], yerr=ours["std"], color=COLORS[latent], marker="o", capsize=4, lw=2, label=f"{model} (ours, {used})")
+        paper = table1.PAPER.xs(model, level="model")["LL"]
+        ax.plot(paper.index, paper.values, color=COLORS[latent], ls="--", marker="x", label=f"{model} (paper)")
+    ax.set_xscale("log")
+    ax.set_xticks(list(table1.PAPER.index.get_level_values("d").unique()), [str(d) for d in table1.PAPER.index.get_level_values("d").unique()])
+    ax.minorticks_off()
+    ax.set_xlabel("latent dimension d")
+    ax.set_ylabel("test LL (nats)")
+    ax.legend(fontsize=12)
+    claims = table1.claims(runs, used).reset_index()
+    lines = [f"d = {row.d}: {row.claim}: {row.verdict}" for row in claims.itertuples() if "LL" in row.claim]
+    for i, line in enumerate(lines):
+        fig.text(0.62, 0.78 - i * 0.06, line, fontsize=14, va="top")
+    fig.text(0.62, 0.78 - len(lines) * 0.06 - 0.03, f"Welch tests, Holm-corrected; {runs.groupby(['model', 'd']).size().min()}+ runs per cell", fontsize=12, color="0.4", va="top")
+    return fig
+
+
+def _current_runs(table1, profile: str) -> pd.DataFrame:
+    """The stored Table 1 runs of ``profile`` under its current protocol and data."""
+    setup = table1.PROFILES[profile]
+    frame = table1.table1_store(profile).frame()
+    if frame.empty or not {"protocol", "data"} <= set(frame.columns):
+        return frame.iloc[0:0]
+    from hvae_lib.experiments.vae_runs import run_config
+
+    keys = run_config({"model": "", "d": 0}, setup.protocol, setup.data())
+    return frame[(frame["protocol"] == keys["protocol"]) & (frame["data"] == keys["data"])]
+
+
+def slide_critique(profile: str) -> plt.Figure:
+    fig, _ = _page("Critique: low data and variance")
+    _pending(fig, "the critique chapters (low-data regime, variance and significance)")
+    return fig
+
+
+def slide_table4(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import table4
+
+    fig, _ = _page("Table 4: link prediction on citation graphs")
+    used = _profile_of("table4", profile)
+    if used is None:
+        _pending(fig, "Table 4 runs")
+        return fig
+    runs = RunStore("table4", used).frame()
+    ax = fig.add_axes((0.08, 0.14, 0.84, 0.64))
+    datasets = [d for d in ("Cora", "CiteSeer", "PubMed") if d in set(runs["dataset"])]
+    width = 0.2
+    for j, (model, latent) in enumerate((("N-VGAE", "normal"), ("S-VGAE", "vmf"))):
+        for k, metric in enumerate(("AUC", "AP")):
+            stats = [runs[(runs["dataset"] == d) & (runs["model"] == model)][metric].agg(["mean", "std"]) for d in datasets]
+            x = np.arange(len(datasets)) + (2 * j + k - 1.5) * width
+            ax.bar(x, [s["mean"] for s in stats], width, yerr=[s["std"] for s in stats], color=COLORS[latent], alpha=1 if k == 0 else 0.55, capsize=4, label=f"{model} {metric}")
+    paper = table4.PAPER.set_index(["dataset", "model"])
+    for i, d in enumerate(datasets):
+        for j, model in enumerate(("N-VGAE", "S-VGAE")):
+            if (d, model) in paper.index:
+                for k, metric in enumerate(("AUC", "AP")):
+                    ax.plot(i + (2 * j + k - 1.5) * width, paper.loc[(d, model), metric], marker="_", ms=28, mew=3, color="black")
+    ax.set_xticks(np.arange(len(datasets)), datasets)
+    ax.set_ylim(80, 100)
+    ax.set_ylabel("test AUC / AP (%)")
+    ax.legend(ncol=4, fontsize=12, loc="upper left")
+    fig.text(0.08, 0.06, f"bars: ours, mean ± sd over runs ({used}); black marks: the paper", fontsize=13, color="0.4")
+    return fig
+
+
+def slide_followup(profile: str) -> plt.Figure:
+    fig, _ = _page("The follow-up: hyperspherical coordinates")
+    _pending(fig, "the follow-up paper's reproduction")
+    return fig
+
+
+def slide_conclusions(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import table1
+
+    fig, _ = _page("Conclusions")
+    used = _profile_of("table1", profile)
+    lines = ["The vMF machinery is exact and fast: Bessel functions to 1e-14, no NaN from κ = 0 to 1e8."]
+    if used is not None:
+        runs = _current_runs(table1, used)
+        if not runs.empty:
+            claims = table1.claims(runs, used)
+            counts = claims["verdict"].value_counts()
+            lines.append(f"Table 1 ({used} protocol): " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" of {len(claims)} claims.")
+    if used != "full":
+        lines.append("The paper's protocol (full) is still being trained: verdicts above are those of a reduced budget.")
+    lines.append("Pending: critique chapters, Table 3, the follow-up paper.")
+    _bullets(fig, lines, size=19)
+    return fig
+
+
+SLIDES: list[tuple[str, Callable[[str], plt.Figure]]] = [
+    ("01_question", slide_question),
+    ("02_vmf", slide_vmf),
+    ("03_figure1", slide_figure1),
+    ("04_table1", slide_table1),
+    ("05_critique", slide_critique),
+    ("06_table4", slide_table4),
+    ("07_followup", slide_followup),
+    ("08_conclusions", slide_conclusions),
+]
+
+
+def _embed(page: plt.Figure, panel: plt.Figure, rect: tuple[float, float, float, float]) -> None:
+    """Draw ``panel`` as an image inside ``rect`` (figure fractions) of ``page``, keeping its aspect."""
+    panel.set_dpi(DPI)
+    panel.canvas.draw()
+    image = np.asarray(panel.canvas.buffer_rgba())
+    plt.close(panel)
+    ax = page.add_axes(rect, frameon=False, xticks=[], yticks=[])
+    ax.imshow(image, interpolation="lanczos")
+    ax.set_anchor("C")
+
+
+def build(profile: str, out: Path) -> Path:
+    """Write the deck ``out/talk.pdf`` and every slide as ``out/figures/<name>.{png,pdf,svg}``."""
+    use_style()
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    deck = out / "talk.pdf"
+    with mpl.rc_context({"savefig.bbox": "standard"}), PdfPages(deck, metadata={"CreationDate": None}) as pdf:
+        for name, make in SLIDES:
+            fig = make(profile)
+            fig.set_size_inches(*SIZE_IN)
+            for fmt in FORMATS:
+                fig.savefig(figures / f"{name}.{fmt}", dpi=DPI, metadata={"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {}))
+            pdf.savefig(fig, dpi=DPI)
+            plt.close(fig)
+    return deck
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu", choices=("smoke", "cpu", "full"))
+    parser.add_argument("--out", type=Path, default=Path("_build/slides"))
+    args = parser.parse_args(argv)
+    print(f"deck: {build(args.profile, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
