@@ -107,13 +107,32 @@ def table4_runs(profile: str) -> pd.DataFrame:
             except DataUnavailableError:
                 break
     store.write_csv()
-    return store.frame()
+    return _stored_runs(profile)
+
+
+def _stored_runs(profile: str) -> pd.DataFrame:
+    """The stored Table 4 runs whose key matches the current settings (records stored under
+    other settings are never mixed in)."""
+    runs = RunStore("table4", profile).frame()
+    if runs.empty or "settings" not in runs:
+        return runs.iloc[0:0]
+    expected = {(d, m): run_config({"model": m}, d, settings(m, profile, d))["settings"] for d in PLANETOID_NAMES for m in ("N-VGAE", "S-VGAE")}
+    return runs[[expected.get((d, m)) == key for d, m, key in zip(runs["dataset"], runs["model"], runs["settings"])]]
+
+
+def _stored_ablation(profile: str) -> pd.DataFrame:
+    """The stored ablation runs whose key matches the current settings of their variant."""
+    runs = RunStore("table4_ablation", profile).frame()
+    if runs.empty or "settings" not in runs:
+        return runs.iloc[0:0]
+    expected = {v: run_config({"variant": v}, "Cora", settings(m, profile, **ch))["settings"] for v, (m, ch) in ABLATION.items()}
+    return runs[[expected.get(v) == key for v, key in zip(runs["variant"], runs["settings"])]]
 
 
 def run_status(profile: str) -> pd.DataFrame:
     """Per dataset: how many Table 4 runs are stored, or why none are (not in the profile, or
     its files missing here)."""
-    runs = RunStore("table4", profile).frame()
+    runs = _stored_runs(profile)
     rows = []
     for dataset in PLANETOID_NAMES:
         stored = int((runs["dataset"] == dataset).sum()) if len(runs) else 0
@@ -193,8 +212,7 @@ def ablation(profile: str) -> pd.DataFrame:
     seeds = range(PROFILES[profile]["ablation_runs"])
     for variant, (model, changes) in ABLATION.items():
         _runs(store, "Cora", {"variant": variant}, settings(model, profile, **changes), seeds)
-    runs = store.frame()
-    runs = runs[runs["variant"].isin(list(ABLATION))]
+    runs = _stored_ablation(profile)
     columns = {"val_AUC": "val AUC", "val_AP": "val AP", "AUC": "test AUC", "AP": "test AP", "decoder_scale": "scale s"}
     summary = runs.groupby("variant")[list(columns)].agg(["mean", "std"]).reindex(list(ABLATION))
     table = pd.DataFrame(
@@ -213,7 +231,7 @@ def ablation(profile: str) -> pd.DataFrame:
 def loss_check(profile: str) -> pd.DataFrame:
     """Mean test AUC on Cora (ablation runs) of each model under the dense and the sampled loss,
     and the difference dense - sampled: how much the loss choice moves each model."""
-    runs = RunStore("table4_ablation", profile).frame().set_index("variant")
+    runs = _stored_ablation(profile).set_index("variant")
     pairs = {
         "S-VGAE": ("dense loss (Kipf)", "sampled loss"),
         "N-VGAE": ("N-VGAE, dense loss (Kipf)", "N-VGAE, sampled loss"),
