@@ -52,15 +52,16 @@ def _staleness(commits: list[str]) -> list[str]:
     return warnings
 
 
-def table(frame, caption: str | None = None):
+def table(frame, caption: str | None = None, digits: int = 2):
     """``frame`` as a formatted table for the book: its index becomes ordinary columns, no row
-    numbers or index-name rows are shown, cells do not wrap, and any NaN raises (a missing value
-    is written out as text by the code that makes the table, never left as NaN)."""
+    numbers or index-name rows are shown, numbers have ``digits`` decimals, cells do not wrap,
+    and any NaN raises (a missing value is written out as text by the code that makes the
+    table, never left as NaN)."""
     flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     if flat.isna().to_numpy().any():
         missing = flat.columns[flat.isna().any()].tolist()
         raise ValueError(f"the table has missing values in columns {missing}; say why in the cell instead")
-    styler = flat.style.hide(axis="index").set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 0 0.6em;"}])
+    styler = flat.style.hide(axis="index").format(precision=digits).set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 0 0.6em;"}])
     return styler.set_caption(caption) if caption else styler
 
 

@@ -24,7 +24,7 @@ profile = "cpu"
 # %% tags=["remove-cell"]
 from hvae_lib.experiments import performance
 from hvae_lib.report import provenance_note, table
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 
 frame, meta = performance.ensemble_benchmark("cpu")
 
@@ -56,7 +56,7 @@ Markdown(
 # - **floors**: the forward and backward matrix products of one step of the $R$ runs alone,
 #   batched and preallocated, in float32 and in bfloat16.
 #
-# ## Throughput
+# ## The training engine: throughput
 
 # %% tags=["remove-input"]
 table(performance.throughput_table(frame), "thousands of (runs x images) per second")
@@ -66,3 +66,49 @@ table(performance.throughput_table(frame), "thousands of (runs x images) per sec
 
 # %% tags=["remove-input"]
 table(performance.ratio_table(frame), "engine (bfloat16) against each row")
+
+# %% [markdown]
+# ## The vMF sampler and KL
+#
+# `benchmarks/vmf.py` times, in one run and for a batch of $10^5$ draws, the book's `rsample`
+# against the official algorithm as packaged on PyPI (`pythae`'s S-VAE sampler),
+# `scipy.stats.vonmises_fisher`, the Power Spherical distribution (`power-spherical`, a
+# different distribution with the same role) and a floor: the random numbers any correct
+# sampler has to draw. It checks every sampler's output (no NaN, unit norm, $\|\bar z\|$ within
+# 5 standard deviations of its expectation) and times the KL with its gradient against the
+# official scipy-`ive` route. The samplers of a cell are timed in turn within each repeat, so a
+# change of load hits them alike; read the ratios, and the floor: where the official algorithm
+# costs less than ten times the floor's random draws, no sampler that makes those draws could be
+# ten times faster than it.
+
+# %% tags=["remove-input"]
+found = {device: performance.vmf_benchmark(device) for device in ("cpu", "cuda")}
+found = {device: value for device, value in found.items() if value is not None}
+if not found:
+    display(Markdown("No vMF benchmark results are stored: run `python benchmarks/vmf.py`."))
+for device, (results, meta) in found.items():
+    display(Markdown(f"### {device.upper()}\n\n" + performance.benchmark_provenance(meta)))
+    display(table(performance.benchmark_targets(results, device), "the speed goals against the measured ratios"))
+    display(table(performance.benchmark_sampling_table(results), "sampling: our time, and how many times faster ours is than each peer"))
+    display(table(performance.benchmark_correctness_table(results), "sampling: were the samples correct?"))
+    display(table(performance.benchmark_kl_table(results), "KL + gradient over 1e5 concentrations, log-uniform in [1, 1e4]", digits=3))
+
+# %% [markdown]
+# The cells where a sampler failed the correctness check, and by how much (bad share: the share
+# of NaN or off-sphere samples; mean resultant against its expectation):
+
+# %% tags=["remove-input"]
+for device, (results, _) in found.items():
+    display(table(performance.benchmark_failures(results), f"{device.upper()}: failed cells", digits=4))
+
+# %% [markdown]
+# Two mechanisms explain them. `pythae` and `power-spherical` add a small epsilon to the norm in
+# their Householder reflection, which is then no longer orthogonal: the samples miss the unit
+# sphere by a little, invisible in float32 but far above float64 rounding. And `pythae` computes
+# $b = (-2\kappa + \sqrt{4\kappa^2 + (m-1)^2})/(m-1)$, which cancels in float32 at large
+# $\kappa$: for small $m$, $b$ rounds to 0, no proposal is ever accepted, and after its 100
+# rounds the sampler returns $w = 0$, points on the equator instead of near $\mu$; for larger
+# $m$, $b$ is merely inaccurate and the samples come out less concentrated than the vMF (compare
+# the mean resultant with its expectation). The book's sampler forms the same $b$ as
+# $(m-1)/(2\kappa + \sqrt{4\kappa^2 + (m-1)^2})$, without cancellation, and its Householder
+# reflection needs no epsilon (`hvae_lib.distributions.householder_rotation`).

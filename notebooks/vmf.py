@@ -167,57 +167,6 @@ experiments.kl_accuracy_table(profile)
 # %% [markdown]
 # ## Speed and correctness next to the peers
 #
-# `benchmarks/vmf.py` times, in one run and for a batch of $10^5$ draws, our `rsample` against the
-# official algorithm as packaged on PyPI (`pythae`'s S-VAE sampler), `scipy.stats.vonmises_fisher`,
-# the Power Spherical distribution (`power-spherical`, a different distribution with the same
-# role) and a floor: the random numbers any correct sampler has to draw. It checks every sampler's
-# output (no NaN, unit norm, $\|\bar z\|$ within 5 standard deviations of its expectation) and
-# times the KL with its gradient against the official scipy-`ive` route. The chapter reads the
-# stored results; it does not rerun the benchmark. The samplers of a cell are timed in turn
-# within each repeat, so a change of load on the machine hits them alike, but the absolute times
-# of a shared 2-core machine vary from run to run (the load average is recorded); read the
-# ratios, and the floor: where the official algorithm costs less than ten times the floor's
-# random draws, no sampler that makes those draws could be ten times faster than it.
-
-# %% tags=["remove-input"]
-benchmarks = {device: experiments.benchmark_results(device) for device in ("cpu", "cuda")}
-if not any(benchmarks.values()):
-    display(Markdown("No benchmark results are stored yet: run `python benchmarks/vmf.py` (and `--device cuda` on a GPU)."))
-for device, found in benchmarks.items():
-    if found is None:
-        continue
-    results, meta = found
-    display(Markdown(f"### {device.upper()}\n\n" + experiments.benchmark_provenance(meta)))
-    display(Markdown("**Targets of the issue**, from the ratios below:"))
-    display(experiments.benchmark_targets(results, device))
-    display(Markdown(
-        "**Sampling.** `vs X` is how many times faster ours is than X (X's time / our time; * = timed on a "
-        "subsample and scaled); `ours / floor` and `pythae / floor` compare with the cost of the random draws alone. "
-        "`correct` means no NaN or off-sphere sample (tolerance 1e-4 in float32, 1e-10 in float64) and a mean "
-        "resultant length within 5 standard deviations of its expectation."
-    ))
-    display(experiments.benchmark_sampling_table(results).round(2))
-    display(Markdown("**KL + gradient** over $10^5$ concentrations, log-uniform in $[1, 10^4]$:"))
-    display(experiments.benchmark_kl_table(results).round({"ours (ms)": 1, "scipy-ive (ms)": 1, "speed-up": 2}))
-
-# %% [markdown]
-# The cells where a sampler failed the correctness check, and by how much
-# (`bad_share`: share of NaN or off-sphere samples; `max_norm_dev`: the largest $|\,\|z\| - 1|$):
-
-# %% tags=["remove-input"]
-for device, found in benchmarks.items():
-    if found is not None:
-        display(Markdown(f"{device.upper()}:"))
-        display(experiments.benchmark_failures(found[0]))
-
-# %% [markdown]
-# Two mechanisms explain them. `pythae` and `power-spherical` add a small epsilon to the norm in
-# their Householder reflection, which is then no longer orthogonal: the samples miss the unit
-# sphere by a little, invisible in float32 but far above float64 rounding. And `pythae` computes
-# $b = (-2\kappa + \sqrt{4\kappa^2 + (m-1)^2})/(m-1)$, which cancels in float32 at large
-# $\kappa$: for small $m$, $b$ rounds to 0, no proposal is ever accepted, and after its 100
-# rounds the sampler returns $w = 0$, points on the equator instead of near $\mu$; for larger
-# $m$, $b$ is merely inaccurate and the samples come out less concentrated than the vMF (compare
-# `mean_resultant` with `expected`). Our sampler forms the same $b$ as
-# $(m-1)/(2\kappa + \sqrt{4\kappa^2 + (m-1)^2})$, without cancellation, and its Householder reflection
-# needs no epsilon (`hvae_lib.distributions.householder_rotation`).
+# How fast this sampler and KL are, against the official algorithm, scipy and the Power
+# Spherical distribution, and which of them return correct samples, is measured by
+# `benchmarks/vmf.py` and shown in the [performance appendix](performance.ipynb).

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from hvae_lib.experiments import performance
 from hvae_lib.experiments import vmf_chapter as chapter
 
 
@@ -97,13 +98,15 @@ def _fake_results():
 
 def test_benchmark_tables_from_results():
     results = _fake_results()
-    targets = chapter.benchmark_targets(results, "cpu")
+    targets = performance.benchmark_targets(results, "cpu")
     assert list(targets.met) == ["yes", "yes", "yes", "yes"]
     assert targets.iloc[0]["cells impossible given the floor"] == "0"
-    sampling = chapter.benchmark_sampling_table(results)
+    sampling = performance.benchmark_sampling_table(results)
     assert sampling.loc[("float32", 3, 1.0), "vs pythae"] == "12.00x"
     assert sampling.loc[("float32", 3, 1.0), "ours / floor"] == pytest.approx(4.0)
-    kl = chapter.benchmark_kl_table(results)
+    kl = performance.benchmark_kl_table(results)
     assert kl.loc[("float64", 3), "speed-up"] == pytest.approx(50.0)
-    failures = chapter.benchmark_failures(results)
-    assert set(failures.method) == {"power_spherical"} and len(failures) == 2
+    failures = performance.benchmark_failures(results)
+    assert set(failures.index.get_level_values("method")) == {"power_spherical"} and len(failures) == 2
+    correct = performance.benchmark_correctness_table(results)
+    assert correct.loc[("float32", 3, 1.0), "power_spherical"] == "no" and correct.loc[("float32", 3, 1.0), "ours"] == "yes"

@@ -1,7 +1,8 @@
-"""The performance appendix: the training engine's throughput against its peers and floors.
+"""The performance appendix: the vMF sampler and KL, and the training engine, against their
+peers and floors.
 
-It presents what ``benchmarks/ensemble.py`` measured and stored under
-``results/benchmarks/ensemble/`` (the measuring is done there, never here).
+It presents what ``benchmarks/vmf.py`` and ``benchmarks/ensemble.py`` measured and stored under
+``results/benchmarks/`` (the measuring is done there, never here).
 """
 
 from __future__ import annotations
@@ -50,3 +51,135 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
         "share of bfloat16 floor": engine / wide["floor (bfloat16)"],
     })
     return table.map(lambda v: f"{v:.2f}")
+
+
+# The vMF sampler and KL (benchmarks/vmf.py).
+
+
+def vmf_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict] | None:
+    """The tidy CSV and the provenance JSON written by ``benchmarks/vmf.py`` for ``device``, or
+    None when that benchmark has not been run (under ``results_dir()/benchmarks/vmf``)."""
+    folder = results_dir() / "benchmarks" / "vmf"
+    csv, meta = folder / f"{device}.csv", folder / f"{device}.json"
+    if not (csv.exists() and meta.exists()):
+        return None
+    return pd.read_csv(csv), json.loads(meta.read_text())
+
+
+def benchmark_sampling_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dtype, m, kappa): our time in ms, our time over the floor's, and for each peer
+    how many times faster ours is (peer time / our time; * = timed on a subsample and scaled)."""
+    rs = results[results.task == "rsample"]
+    table = {}
+    for (dtype, m, kappa), cell in rs.groupby(["dtype", "m", "kappa"], sort=True):
+        by = cell.set_index("method")
+        row = {
+            "ours (ms)": 1e3 * by.loc["ours", "median_s"],
+            "ours / floor": by.loc["ours", "median_s"] / by.loc["floor", "median_s"],
+        }
+        for peer in ("pythae", "scipy", "power_spherical"):
+            scaled = "*" if by.loc[peer, "n_timed"] < by.loc[peer, "batch"] else ""
+            row[f"vs {peer}"] = f"{by.loc[peer, 'speedup_ours']:.2f}x{scaled}"
+        row["pythae / floor"] = by.loc["pythae", "median_s"] / by.loc["floor", "median_s"]
+        table[(dtype, int(m), float(kappa))] = row
+    out = pd.DataFrame.from_dict(table, orient="index")
+    out.index = out.index.set_names(["dtype", "m", "kappa"])
+    return out
+
+
+def benchmark_correctness_table(results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dtype, m, kappa): whether each sampler's samples passed the check (no NaN, on
+    the sphere, mean resultant length within 5 sd of its expectation)."""
+    rs = results[results.task == "rsample"]
+    table = rs.pivot_table(index=["dtype", "m", "kappa"], columns="method", values="correct", aggfunc="first")
+    table = table[[m for m in ("ours", "pythae", "scipy", "power_spherical") if m in table]]
+    table.columns.name = None
+    return table.map(lambda ok: "yes" if ok else "no")
+
+
+def benchmark_kl_table(results: pd.DataFrame) -> pd.DataFrame:
+    """KL + gradient: times, speed-up of ours, share of non-finite values of each route."""
+    kl = results[results.task == "kl_grad"]
+    table = {}
+    for (dtype, m), cell in kl.groupby(["dtype", "m"], sort=True):
+        by = cell.set_index("method")
+        table[(dtype, int(m))] = {
+            "ours (ms)": 1e3 * by.loc["ours", "median_s"],
+            "scipy-ive (ms)": 1e3 * by.loc["scipy_ive", "median_s"],
+            "speed-up": by.loc["scipy_ive", "median_s"] / by.loc["ours", "median_s"],
+            "ours non-finite": by.loc["ours", "bad_share"],
+            "scipy-ive non-finite": by.loc["scipy_ive", "bad_share"],
+            "ours vs official (float64), max rel. dev.": by.loc["ours", "max_rel_dev"],
+        }
+    out = pd.DataFrame.from_dict(table, orient="index")
+    out.index = out.index.set_names(["dtype", "m"])
+    return out
+
+
+def benchmark_provenance(meta: dict) -> str:
+    """One paragraph (Markdown) saying where, when and how the benchmark was run."""
+    return (
+        f"Benchmark run on {meta['device']} (torch threads: {meta['torch_threads']}, load average at the end "
+        f"{meta['load_average_at_end'][0]:.1f}), torch {meta['torch']}, scipy {meta['packages']['scipy']}, "
+        f"pythae {meta['packages']['pythae']}, power-spherical {meta['packages']['power-spherical']}, commit "
+        f"`{meta['commit']}`, {meta['date']}; batch {meta['batch']}, median of {meta['repeats']} timed calls "
+        f"({meta['slow_repeats']} for {', '.join(meta['slow_methods'])}) after one warm-up call, "
+        f"{meta['wall_s'] / 60:.1f} min in all."
+    )
+
+
+def benchmark_targets(results: pd.DataFrame, device: str = "cpu") -> pd.DataFrame:
+    """The speed goals set for the vMF core against the measured ratios, one row per goal.
+
+    - rsample at least 10x (CPU; 50x on CUDA) faster than the official algorithm (pythae);
+    - rsample at most 2x slower than power_spherical;
+    - KL + gradient at least 20x faster than the scipy-ive route;
+    - ours correct on every cell.
+    ``cells impossible`` counts the cells where even a sampler costing no more than the floor's
+    random draws could not meet the target.
+    """
+    rs = results[results.task == "rsample"].pivot_table(index=["dtype", "m", "kappa"], columns="method", values="median_s")
+    kl = results[results.task == "kl_grad"].pivot_table(index=["dtype", "m"], columns="method", values="median_s")
+    ours = results[results.method == "ours"]
+    official = 50.0 if device == "cuda" else 10.0
+    speed_pythae = rs["pythae"] / rs["ours"]
+    slow_ps = rs["ours"] / rs["power_spherical"]
+    speed_kl = kl["scipy_ive"] / kl["ours"]
+    rows = [
+        {
+            "goal": f"rsample >= {official:g}x the official algorithm (pythae)",
+            "worst cell": f"{speed_pythae.min():.2f}x", "median cell": f"{speed_pythae.median():.2f}x",
+            "cells met": f"{int((speed_pythae >= official).sum())} / {len(rs)}",
+            "cells impossible given the floor": str(int((rs["pythae"] / rs["floor"] < official).sum())),
+        },
+        {
+            "goal": "rsample within 2x of power_spherical",
+            "worst cell": f"{slow_ps.max():.2f}x slower", "median cell": f"{slow_ps.median():.2f}x slower",
+            "cells met": f"{int((slow_ps <= 2).sum())} / {len(rs)}",
+            "cells impossible given the floor": str(int((rs["floor"] / rs["power_spherical"] > 2).sum())),
+        },
+        {
+            "goal": "KL + grad >= 20x the scipy-ive route",
+            "worst cell": f"{speed_kl.min():.2f}x", "median cell": f"{speed_kl.median():.2f}x",
+            "cells met": f"{int((speed_kl >= 20).sum())} / {len(kl)}",
+            "cells impossible given the floor": "n/a",
+        },
+        {
+            "goal": "ours correct on every cell",
+            "worst cell": "", "median cell": "",
+            "cells met": f"{int(ours.correct.sum())} / {len(ours)} (sampling and KL)",
+            "cells impossible given the floor": "n/a",
+        },
+    ]
+    out = pd.DataFrame(rows).set_index("goal")
+    met = [speed_pythae.min() >= official, slow_ps.max() <= 2, speed_kl.min() >= 20, bool(ours.correct.all())]
+    out.insert(0, "met", ["yes" if m else "no" for m in met])
+    return out
+
+
+def benchmark_failures(results: pd.DataFrame) -> pd.DataFrame:
+    """The sampling cells whose samples failed the correctness check, with what failed."""
+    rs = results[(results.task == "rsample") & ~results.correct.astype(bool)]
+    columns = {"bad_share": "bad share", "max_norm_dev": "max | |z| - 1 |", "mean_resultant": "mean resultant", "expected": "expected"}
+    table = rs.sort_values(["method", "dtype", "m", "kappa"]).set_index(["method", "dtype", "m", "kappa"])[list(columns)]
+    return table.rename(columns=columns)

@@ -9,7 +9,6 @@ inside ``torch.random.fork_rng``, so the global generator is left as it was.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ import torch
 
 from hvae_lib.distributions import HypersphericalUniform, VonMisesFisher, log_normalised_bessel_iv, log_sphere_area
 from hvae_lib.plotting import COLORS, hammer_projection
-from hvae_lib.results import results_dir
 from hvae_lib.results.store import PROFILES
 from hvae_lib.special import log_bessel_iv
 
@@ -53,7 +51,6 @@ BESSEL_KAPPAS = (0.1, 1.0, 10.0)
 BESSEL_DIMENSIONS = tuple(int(m) for m in np.unique(np.round(np.geomspace(4, 1024, 33) / 2) * 2))
 FLOAT32_TINY = float(np.finfo(np.float32).smallest_subnormal)
 MPMATH_POINTS = ((3, 1.0), (10, 1.7), (64, 1.7), (128, 1.7), (128, 1.0), (512, 10.0), (1024, 0.1))
-BENCHMARK_TARGETS = {"pythae": 10.0, "power_spherical": 0.5, "scipy_ive": 20.0}
 
 
 def _sizes(profile: str) -> VMFChapterProfile:
@@ -434,126 +431,3 @@ def kl_accuracy_table(profile: str) -> pd.DataFrame:
             row[f"{name} rel. error"] = abs(value - exact) / abs(exact) if np.isfinite(value) else value
         rows.append(row)
     return pd.DataFrame(rows).set_index(["m", "kappa"])
-
-
-# --- the benchmark ---------------------------------------------------------------------------------
-
-
-def benchmark_results(device: str = "cpu") -> tuple[pd.DataFrame, dict] | None:
-    """The tidy CSV and the provenance JSON written by ``benchmarks/vmf.py`` for ``device``, or
-    None when that benchmark has not been run (under ``results_dir()/benchmarks/vmf``)."""
-    folder = results_dir() / "benchmarks" / "vmf"
-    csv, meta = folder / f"{device}.csv", folder / f"{device}.json"
-    if not (csv.exists() and meta.exists()):
-        return None
-    return pd.read_csv(csv), json.loads(meta.read_text())
-
-
-def benchmark_sampling_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dtype, m, kappa): our time in ms, our time over the floor's, and for each peer
-    how many times faster ours is (peer time / our time) and whether its samples were correct."""
-    rs = results[results.task == "rsample"]
-    table = {}
-    for (dtype, m, kappa), cell in rs.groupby(["dtype", "m", "kappa"], sort=True):
-        by = cell.set_index("method")
-        row = {
-            "ours (ms)": 1e3 * by.loc["ours", "median_s"],
-            "ours correct": bool(by.loc["ours", "correct"]),
-            "ours / floor": by.loc["ours", "median_s"] / by.loc["floor", "median_s"],
-        }
-        for peer in ("pythae", "scipy", "power_spherical"):
-            scaled = "*" if by.loc[peer, "n_timed"] < by.loc[peer, "batch"] else ""
-            row[f"vs {peer}"] = f"{by.loc[peer, 'speedup_ours']:.2f}x{scaled}"
-            row[f"{peer} correct"] = bool(by.loc[peer, "correct"])
-        row["pythae / floor"] = by.loc["pythae", "median_s"] / by.loc["floor", "median_s"]
-        table[(dtype, int(m), float(kappa))] = row
-    out = pd.DataFrame.from_dict(table, orient="index")
-    out.index = out.index.set_names(["dtype", "m", "kappa"])
-    return out
-
-
-def benchmark_kl_table(results: pd.DataFrame) -> pd.DataFrame:
-    """KL + gradient: times, speed-up of ours, share of non-finite values of each route."""
-    kl = results[results.task == "kl_grad"]
-    table = {}
-    for (dtype, m), cell in kl.groupby(["dtype", "m"], sort=True):
-        by = cell.set_index("method")
-        table[(dtype, int(m))] = {
-            "ours (ms)": 1e3 * by.loc["ours", "median_s"],
-            "scipy-ive (ms)": 1e3 * by.loc["scipy_ive", "median_s"],
-            "speed-up": by.loc["scipy_ive", "median_s"] / by.loc["ours", "median_s"],
-            "ours non-finite": by.loc["ours", "bad_share"],
-            "scipy-ive non-finite": by.loc["scipy_ive", "bad_share"],
-            "ours max rel. dev. from the official formula in float64": by.loc["ours", "max_rel_dev"],
-        }
-    out = pd.DataFrame.from_dict(table, orient="index")
-    out.index = out.index.set_names(["dtype", "m"])
-    return out
-
-
-def benchmark_provenance(meta: dict) -> str:
-    """One paragraph (Markdown) saying where, when and how the benchmark was run."""
-    return (
-        f"Benchmark run on {meta['device']} (torch threads: {meta['torch_threads']}, load average at the end "
-        f"{meta['load_average_at_end'][0]:.1f}), torch {meta['torch']}, scipy {meta['packages']['scipy']}, "
-        f"pythae {meta['packages']['pythae']}, power-spherical {meta['packages']['power-spherical']}, commit "
-        f"`{meta['commit']}`, {meta['date']}; batch {meta['batch']}, median of {meta['repeats']} timed calls "
-        f"({meta['slow_repeats']} for {', '.join(meta['slow_methods'])}) after one warm-up call, "
-        f"{meta['wall_s'] / 60:.1f} min in all."
-    )
-
-
-def benchmark_targets(results: pd.DataFrame, device: str = "cpu") -> pd.DataFrame:
-    """The issue's targets against the measured ratios, one row per target.
-
-    - rsample at least 10x (CPU; 50x on CUDA) faster than the official algorithm (pythae);
-    - rsample at most 2x slower than power_spherical;
-    - KL + gradient at least 20x faster than the scipy-ive route;
-    - ours correct on every cell.
-    ``cells impossible`` counts the cells where even a sampler costing no more than the floor's
-    random draws could not meet the target.
-    """
-    rs = results[results.task == "rsample"].pivot_table(index=["dtype", "m", "kappa"], columns="method", values="median_s")
-    kl = results[results.task == "kl_grad"].pivot_table(index=["dtype", "m"], columns="method", values="median_s")
-    ours = results[results.method == "ours"]
-    official = 50.0 if device == "cuda" else 10.0
-    speed_pythae = rs["pythae"] / rs["ours"]
-    slow_ps = rs["ours"] / rs["power_spherical"]
-    speed_kl = kl["scipy_ive"] / kl["ours"]
-    rows = [
-        {
-            "target": f"rsample >= {official:g}x the official algorithm (pythae)",
-            "worst cell": f"{speed_pythae.min():.2f}x", "median cell": f"{speed_pythae.median():.2f}x",
-            "cells met": f"{int((speed_pythae >= official).sum())} / {len(rs)}",
-            "cells impossible given the floor": str(int((rs["pythae"] / rs["floor"] < official).sum())),
-        },
-        {
-            "target": "rsample within 2x of power_spherical",
-            "worst cell": f"{slow_ps.max():.2f}x slower", "median cell": f"{slow_ps.median():.2f}x slower",
-            "cells met": f"{int((slow_ps <= 2).sum())} / {len(rs)}",
-            "cells impossible given the floor": str(int((rs["floor"] / rs["power_spherical"] > 2).sum())),
-        },
-        {
-            "target": "KL + grad >= 20x the scipy-ive route",
-            "worst cell": f"{speed_kl.min():.2f}x", "median cell": f"{speed_kl.median():.2f}x",
-            "cells met": f"{int((speed_kl >= 20).sum())} / {len(kl)}",
-            "cells impossible given the floor": "n/a",
-        },
-        {
-            "target": "ours correct on every cell",
-            "worst cell": "", "median cell": "",
-            "cells met": f"{int(ours.correct.sum())} / {len(ours)} (sampling and KL)",
-            "cells impossible given the floor": "n/a",
-        },
-    ]
-    out = pd.DataFrame(rows).set_index("target")
-    met = [speed_pythae.min() >= official, slow_ps.max() <= 2, speed_kl.min() >= 20, bool(ours.correct.all())]
-    out.insert(0, "met", ["yes" if m else "no" for m in met])
-    return out
-
-
-def benchmark_failures(results: pd.DataFrame) -> pd.DataFrame:
-    """The sampling cells whose samples failed the correctness check, with what failed."""
-    rs = results[(results.task == "rsample") & ~results.correct.astype(bool)]
-    columns = ["method", "dtype", "m", "kappa", "bad_share", "max_norm_dev", "mean_resultant", "expected", "tolerance"]
-    return rs[columns].sort_values(["method", "dtype", "m", "kappa"]).reset_index(drop=True)
