@@ -18,8 +18,6 @@
 # to 500 epochs on 50,000 images, about $2.5 \times 10^9$ image-steps. This appendix measures
 # both pieces against what a user would otherwise run and against the least any correct method
 # must compute.
-#
-# ## The training engine
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"
@@ -33,6 +31,9 @@ frame, meta = performance.ensemble_benchmark("cpu")
 
 # %% tags=["remove-input"]
 provenance_note(profile)
+
+# %% [markdown]
+# ## The training engine
 
 # %% tags=["remove-input"]
 Markdown(
