@@ -265,6 +265,29 @@ def claims(runs: pd.DataFrame, profile: str, alpha: float = 0.05) -> pd.DataFram
 ABLATION_RUNS = {"smoke": 2, "cpu": 5}
 
 
+def full_protocol_status() -> pd.DataFrame:
+    """Which cells of Table 1 have been trained under the paper's protocol (the ``full``
+    profile) so far, read from the cache without training anything: per (d, model) the runs
+    stored, their test LL (mean ± sd), the paper's, and the epochs the runs trained."""
+    setup = PROFILES["full"]
+    store = table1_store("full")
+    rows = []
+    for d in setup.dims:
+        for model in MODELS:
+            config = run_config({"model": model, "d": d}, setup.protocol, setup.data())
+            records = [r for seed in range(setup.runs) if (r := store.get(config, seed)) is not None]
+            row = {"d": d, "model": model, "runs": f"{len(records)} / {setup.runs}", "paper LL": f"{PAPER.loc[(model, d), 'LL']:.2f}"}
+            if records:
+                ll = pd.Series([r["metrics"]["LL"] for r in records])
+                epochs = [r["metrics"]["epochs"] for r in records]
+                row["LL (full protocol)"] = f"{ll.mean():.2f} ± {ll.std():.2f}" if len(ll) > 1 else f"{ll.mean():.2f}"
+                row["epochs trained"] = f"{min(epochs)}-{max(epochs)}"
+            else:
+                row["LL (full protocol)"], row["epochs trained"] = "not yet run", ""
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["d", "model"])
+
+
 def precision_ablation(profile: str = "cpu") -> pd.DataFrame:
     """float32 against bfloat16 training on the same runs (same seeds: the same initial
     parameters, batches and noise), ``ABLATION_RUNS`` of them: per (model, d) the mean paired
