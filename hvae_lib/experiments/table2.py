@@ -35,13 +35,18 @@ PAPER = pd.DataFrame(
 HEADLINE = {"k": 1, "metric": "euclidean"}  # arc length for the S-VAE (same neighbours), Euclidean for the N-VAE
 
 
-def table2_runs(profile: str) -> pd.DataFrame:
+def table2_runs(profile: str, train: bool = True) -> pd.DataFrame:
     """Every stored K-NN accuracy of the profile's Table 1 runs, one row per (model, d, run,
     labels, draw, k, metric); written to ``results/table2/<profile>/runs.csv``. Trains the
-    Table 1 runs that are missing."""
+    Table 1 runs that are missing, or with ``train=False`` collects the runs stored so far."""
     setup = PROFILES[profile]
-    runs = table1_runs(profile)
     store = table1_store(profile)
+    if train:
+        runs = table1_runs(profile)
+    else:
+        keys = run_config({"model": "", "d": 0}, setup.protocol, setup.data())
+        runs = store.frame()
+        runs = runs[(runs["protocol"] == keys["protocol"]) & (runs["data"] == keys["data"])] if not runs.empty else runs
     frames = []
     for (model, d, run), _ in runs.groupby(["model", "d", "run"]):
         config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
