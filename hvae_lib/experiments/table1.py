@@ -314,12 +314,14 @@ def precision_ablation(profile: str = "cpu") -> pd.DataFrame:
 def learning_curves(profile: str, runs: pd.DataFrame) -> plt.Figure:
     """Validation ELBO per epoch for every (model, d): the median over runs and the range
     (min-max), with the paper's test ELBO (L[q], dashed) and LL (dotted) as lines for scale; the
-    vertical axis spans 30 nats below the paper's ELBO to 5 above its LL."""
+    vertical axis runs from 10 nats below the lowest final median (at least 30 below the paper's
+    ELBO) to 5 above the paper's LL."""
     setup = PROFILES[profile]
     store = table1_store(profile)
     dims = sorted(runs["d"].unique())
     fig, axes = plt.subplots(1, len(dims), figsize=(2.7 * len(dims), 3.2), sharex=True, squeeze=False)
     for ax, d in zip(axes[0], dims):
+        finals = []
         for model, latent in MODELS.items():
             config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
             curves = [history(store, config, int(run))["valid_elbo"] for run in runs.loc[(runs["model"] == model) & (runs["d"] == d), "run"]]
@@ -328,12 +330,13 @@ def learning_curves(profile: str, runs: pd.DataFrame) -> plt.Figure:
             color = COLORS[latent]
             ax.fill_between(epochs, frame.min(axis=1), frame.max(axis=1), color=color, alpha=0.25, linewidth=0)
             ax.plot(epochs, frame.median(axis=1), color=color, label=f"{model} (median over runs)")
+            finals.append(float(frame.median(axis=1).iloc[-1]))
             ax.axhline(PAPER.loc[(model, d), "ELBO"], color=color, linestyle="--", linewidth=1)
             ax.axhline(PAPER.loc[(model, d), "LL"], color=color, linestyle=":", linewidth=1)
         ax.set_title(f"d = {d}")
         ax.set_xlabel("epoch")
         paper = PAPER.xs(d, level="d")
-        ax.set_ylim(paper["ELBO"].min() - 30, paper["LL"].max() + 5)
+        ax.set_ylim(min(paper["ELBO"].min() - 30, min(finals) - 10), paper["LL"].max() + 5)
     axes[0, 0].set_ylabel("validation ELBO (nats)")
     axes[0, 0].legend(fontsize=7, loc="lower right")
     return fig
