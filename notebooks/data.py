@@ -25,7 +25,7 @@ profile = "cpu"
 # %% tags=["remove-input"]
 from hvae_lib.experiments import data_chapter as experiments
 from hvae_lib.plotting import save_figure, use_style
-from hvae_lib.report import provenance_note
+from hvae_lib.report import glue, provenance_note, table
 
 use_style()
 provenance_note(profile)
@@ -39,8 +39,8 @@ provenance_note(profile)
 # own later training code (the paper does not state its split; the official TensorFlow example
 # uses 55k / 5k). The test set keeps its official order.
 
-# %%
-experiments.image_statistics(profile)
+# %% tags=["remove-input"]
+table(experiments.image_statistics(profile))
 
 # %% [markdown]
 # ### Dynamic binarisation
@@ -53,13 +53,20 @@ experiments.image_statistics(profile)
 # the draws come from a seeded generator that restarts at every pass, so that every model is
 # scored on the very same binary test set.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.binarization_figure(profile)
 save_figure(fig, "data_binarization")
+glue("data_binarization", fig)
 
 # %% [markdown]
-# The top row shows the grey levels; the three rows below are three draws of the same digits. The
-# strokes' cores never change, their fringes flicker from draw to draw.
+# ```{glue:figure} data_binarization
+# :name: fig-data-binarization
+#
+# Dynamic binarisation. Top row: MNIST test digits as grey levels (pixel intensity in [0, 1]);
+# the three rows below: three independent draws $x \sim \mathrm{Bernoulli}(p)$ of the same digits.
+# ```
+#
+# The strokes' cores never change, their fringes flicker from draw to draw.
 #
 # ## The citation graphs
 #
@@ -67,8 +74,8 @@ save_figure(fig, "data_binarization")
 # citation graphs: documents are nodes with bag-of-words features, citations are undirected
 # edges. The numbers below are computed from the loaded graphs, not copied from a paper.
 
-# %%
-experiments.graph_statistics(profile)
+# %% tags=["remove-input"]
+table(experiments.graph_statistics(profile), digits=4)
 
 # %% [markdown]
 # The graphs are very sparse (about one pair of nodes in a thousand is linked), which is why the

@@ -26,7 +26,7 @@ from IPython.display import Markdown, display
 
 from hvae_lib.experiments import vmf_chapter as experiments
 from hvae_lib.plotting import save_figure, use_style
-from hvae_lib.report import provenance_note
+from hvae_lib.report import glue, provenance_note, table
 
 use_style()
 provenance_note(profile)
@@ -46,9 +46,18 @@ provenance_note(profile)
 # concentrates around $\mu$. The figure draws samples on $S^2$ ($m = 3$) in the Hammer
 # equal-area projection (the cross is $\mu$).
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.sphere_samples_figure(profile)
 save_figure(fig, "vmf_sphere_samples")
+glue("vmf_sphere", fig)
+
+# %% [markdown]
+# ```{glue:figure} vmf_sphere
+# :name: fig-vmf-sphere
+#
+# Samples of vMF($\mu$, $\kappa$) on $S^2$ for three concentrations, in the Hammer equal-area
+# projection of the sphere (the ellipse is the whole sphere, the cross is $\mu$).
+# ```
 
 # %% [markdown]
 # Its KL divergence to the uniform prior has a closed form,
@@ -70,9 +79,19 @@ save_figure(fig, "vmf_sphere_samples")
 # the uniform prior is flat in the direction of the code (right, computed with
 # `kl_divergence`): no point of the sphere is preferred.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.origin_gravity_figure(profile)
 save_figure(fig, "vmf_origin_gravity")
+glue("vmf_gravity", fig)
+
+# %% [markdown]
+# ```{glue:figure} vmf_gravity
+# :name: fig-vmf-gravity
+#
+# The KL term (nats) against the position of the code. Left: a Gaussian posterior against the
+# prior $N(0, I)$, growing with the distance of its mean from the origin. Right: a vMF posterior
+# against the uniform prior on the sphere, flat in the direction of its mean.
+# ```
 
 # %% [markdown]
 # **The soap bubble.** In high dimensions the standard Gaussian is nearly a sphere itself: the
@@ -80,11 +99,22 @@ save_figure(fig, "vmf_origin_gravity")
 # close to $1/\sqrt 2$, so its mass lies on a thin shell. In one or two dimensions it is the
 # opposite, a blob around the origin.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.soap_bubble_figure(profile)
 save_figure(fig, "vmf_soap_bubble")
+glue("vmf_bubble", fig)
 bubble = experiments.soap_bubble_table(profile)
-bubble.round(3)
+
+# %% [markdown]
+# ```{glue:figure} vmf_bubble
+# :name: fig-vmf-bubble
+#
+# Histograms of the norm $\|z\|$ of $z \sim N(0, I_d)$ for several $d$, with $\sqrt d$ marked: in
+# many dimensions the mass lies on a thin shell, in one or two it is a blob around the origin.
+# ```
+
+# %% tags=["remove-input"]
+table(bubble, digits=3)
 
 # %% tags=["remove-input"]
 low, high = bubble.index.min(), bubble.index.max()
@@ -113,19 +143,38 @@ display(Markdown(
 # Reparameterisation keeps the accepted $\varepsilon$ fixed, so gradients reach $\kappa$ through
 # $h$. Below, histograms of $w$ from `VonMisesFisher.rsample` against the normalised density $g$.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.w_marginal_figure(profile)
 save_figure(fig, "vmf_w_marginal")
+glue("vmf_w", fig)
+
+# %% [markdown]
+# ```{glue:figure} vmf_w
+# :name: fig-vmf-w
+#
+# Histograms of $w = \mu^\top z$ from `VonMisesFisher.rsample` against the normalised density
+# $g(w \mid \kappa)$ (lines), for several ambient dimensions $m$ and concentrations $\kappa$.
+# ```
 
 # %% [markdown]
 # The rejection step wastes proposals; how many? The acceptance rate is computed two ways: as the
 # share of accepted proposals, with proposals and the acceptance test exactly as the sampler draws
 # and applies them (dots), and as the expected acceptance probability by quadrature (lines).
 
-# %%
+# %% tags=["remove-cell"]
 rates = experiments.acceptance_rates(profile)
 fig = experiments.acceptance_figure(rates)
 save_figure(fig, "vmf_acceptance")
+glue("vmf_acceptance", fig)
+
+# %% [markdown]
+# ```{glue:figure} vmf_acceptance
+# :name: fig-vmf-acceptance
+#
+# Acceptance rate of the rejection sampler against $\kappa$ for several $m$: the share of
+# accepted proposals as the sampler draws them (dots) and the expected acceptance probability by
+# quadrature (lines).
+# ```
 
 # %% tags=["remove-input"]
 worst = rates.loc[rates.exact.idxmin()]
@@ -149,10 +198,24 @@ display(Markdown(
 # `log_bessel_iv` works with $\log I_v$ directly (series and Debye expansions, see
 # `hvae_lib.special`), so nothing underflows.
 
-# %%
+# %% tags=["remove-cell"]
 fig = experiments.bessel_underflow_figure(profile)
 save_figure(fig, "vmf_bessel_underflow")
-experiments.underflow_onsets(profile)
+glue("vmf_bessel", fig)
+
+# %% [markdown]
+# ```{glue:figure} vmf_bessel
+# :name: fig-vmf-bessel
+#
+# Left: $\log \mathrm{ive}(v, \kappa) = \log I_v(\kappa) - \kappa$ with $v = m/2 - 1$, against the
+# ambient dimension $m$, by float32 `scipy.special.ive` (crosses; triangles where it returns 0)
+# and by the book's `log_bessel_iv` from float32 input (lines). Right: relative error of the
+# float32 KL by the official formula (dashed; triangles where NaN or infinite) and by ours
+# (solid), against our float64 KL.
+# ```
+
+# %% tags=["remove-input"]
+table(experiments.underflow_onsets(profile))
 
 # %% [markdown]
 # The table lists, for each $\kappa$ of the figure, the first $m$ on the grid where float32 `ive`
@@ -161,8 +224,8 @@ experiments.underflow_onsets(profile)
 # ($(m/2 - 1)\log\kappa$ and $\log$ `ive`) that nearly cancel. A few points against
 # 50-digit mpmath:
 
-# %%
-experiments.kl_accuracy_table(profile)
+# %% tags=["remove-input"]
+table(experiments.kl_accuracy_display(profile))
 
 # %% [markdown]
 # ## Speed and correctness next to the peers
