@@ -101,7 +101,7 @@ def slide_table1(profile: str) -> plt.Figure:
     if used is None:
         _pending(fig, "Table 1 runs")
         return fig
-    runs = _current_runs(table1, used)
+    runs = _chapter_runs(table1, used)
     if runs.empty:
         _pending(fig, f"Table 1 runs of the {used} protocol")
         return fig
@@ -129,17 +129,10 @@ def slide_table1(profile: str) -> plt.Figure:
     return fig
 
 
-def _current_runs(table1, profile: str) -> pd.DataFrame:
-    """The stored Table 1 runs of ``profile`` under its current protocol and data, the
-    profile's own seeds only (as its chapter shows them)."""
-    setup = table1.PROFILES[profile]
-    frame = table1.table1_store(profile).frame()
-    if frame.empty or not {"protocol", "data"} <= set(frame.columns):
-        return frame.iloc[0:0]
-    from hvae_lib.experiments.vae_runs import run_config
-
-    keys = run_config({"model": "", "d": 0}, setup.protocol, setup.data())
-    return frame[(frame["protocol"] == keys["protocol"]) & (frame["data"] == keys["data"]) & (frame["run"] < setup.runs)]
+def _chapter_runs(table1, profile: str) -> pd.DataFrame:
+    """The stored Table 1 runs of ``profile`` that its chapter shows (the profile's own seeds)."""
+    runs = table1.stored_runs(profile)
+    return runs[runs["run"] < table1.PROFILES[profile].runs]
 
 
 def slide_critique(profile: str) -> plt.Figure:
@@ -192,7 +185,7 @@ def slide_conclusions(profile: str) -> plt.Figure:
     used = _profile_of("table1", profile)
     lines = ["The vMF machinery is exact and fast: Bessel functions to 1e-14, no NaN from κ = 0 to 1e8."]
     if used is not None:
-        runs = _current_runs(table1, used)
+        runs = _chapter_runs(table1, used)
         if not runs.empty:
             claims = table1.claims(runs, used)
             counts = claims["verdict"].value_counts()

@@ -148,6 +148,17 @@ def table1_runs(
     return pd.concat(frames, ignore_index=True)
 
 
+def stored_runs(profile: str) -> pd.DataFrame:
+    """The Table 1 runs of ``profile`` stored so far under its current protocol and data, read
+    from the cache without training anything (one row per run, as ``RunStore.frame``)."""
+    setup = PROFILES[profile]
+    frame = table1_store(profile).frame()
+    if frame.empty or not {"protocol", "data"} <= set(frame.columns):
+        return frame.iloc[0:0]
+    keys = run_config({}, setup.protocol, setup.data())
+    return frame[(frame["protocol"] == keys["protocol"]) & (frame["data"] == keys["data"])]
+
+
 def _after_training(store: RunStore, setup: Table1Profile, train, test, d: int, trained: TrainedRuns) -> None:
     """Everything later chapters need from the trained models: K-NN accuracies (Table 2) on the
     posterior means of the training images and of the test images, each binarised once with a

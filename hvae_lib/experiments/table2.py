@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hvae_lib.experiments.table1 import MODELS, PROFILES, table1_runs, table1_store
+from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_runs, table1_store
 from hvae_lib.experiments.vae_runs import run_config
 from hvae_lib.plotting import COLORS
 from hvae_lib.results import RunStore
@@ -41,12 +41,7 @@ def table2_runs(profile: str, train: bool = True) -> pd.DataFrame:
     Table 1 runs that are missing, or with ``train=False`` collects the runs stored so far."""
     setup = PROFILES[profile]
     store = table1_store(profile)
-    if train:
-        runs = table1_runs(profile)
-    else:
-        keys = run_config({"model": "", "d": 0}, setup.protocol, setup.data())
-        runs = store.frame()
-        runs = runs[(runs["protocol"] == keys["protocol"]) & (runs["data"] == keys["data"])] if not runs.empty else runs
+    runs = table1_runs(profile) if train else stored_runs(profile)
     frames = []
     for (model, d, run), _ in runs.groupby(["model", "d", "run"]):
         config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
