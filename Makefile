@@ -13,7 +13,7 @@ export HVAE_DATA_DIR ?= $(if $(wildcard ../shared/datasets/MNIST),$(abspath ../s
 # Chapters execute in notebooks/, so a relative data directory is made absolute here.
 override HVAE_DATA_DIR := $(if $(HVAE_DATA_DIR),$(abspath $(HVAE_DATA_DIR)))
 
-.PHONY: book notebooks html figures slides test benchmarks clean
+.PHONY: book notebooks html check-book figures slides test benchmarks clean
 
 book: notebooks html
 
@@ -48,6 +48,12 @@ html: $(BIN)/.installed
 	@mathjax=$$($(BIN)/python -c "import mathjax, pathlib; print(pathlib.Path(mathjax.__file__).parent / 'static' / 'mathjax' / 'es5')"); \
 		cp $$mathjax/tex-chtml.js $(MATHJAX_STATIC)/ && cp -r $$mathjax/output/chtml/fonts $(MATHJAX_STATIC)/output/chtml/
 	$(BIN)/jupyter-book build --warningiserror --keep-going --quiet .
+
+# Render every page of the built book in headless Chromium (Debian's chromium and
+# chromium-driver) and fail on a missing image, raw LaTeX, an uncaptioned figure or a table wider
+# than the content column; screenshots go to _build/browser_check.
+check-book: html
+	$(BIN)/python -m hvae_lib.book_check _build/html
 
 # Collect the slide versions (16:9 PDF, SVG, 300-dpi PNG) that the chapters saved.
 figures: notebooks

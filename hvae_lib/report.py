@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pandas as pd
+
 from IPython.display import Markdown
 
 from hvae_lib.results import RunStore, environment
@@ -54,15 +56,25 @@ def _staleness(commits: list[str]) -> list[str]:
 
 def table(frame, caption: str | None = None, digits: int = 2):
     """``frame`` as a formatted table for the book: its index becomes ordinary columns, no row
-    numbers or index-name rows are shown, numbers have ``digits`` decimals, cells do not wrap,
-    and any NaN raises (a missing value is written out as text by the code that makes the
-    table, never left as NaN)."""
-    flat = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    numbers or index-name rows are shown, numbers have ``digits`` decimals, "mean ± sd" cells
+    never wrap (headers and prose cells may, so the table fits the page), and any NaN raises (a
+    missing value is written out as text by the code that makes the table, never left as NaN)."""
+    flat = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index(names=_index_names(frame))
     if flat.isna().to_numpy().any():
         missing = flat.columns[flat.isna().any()].tolist()
         raise ValueError(f"the table has missing values in columns {missing}; say why in the cell instead")
-    styler = flat.style.hide(axis="index").format(precision=digits).set_table_styles([{"selector": "td, th", "props": "white-space: nowrap; padding: 0 0.6em;"}])
+    styler = (
+        flat.style.hide(axis="index")
+        .format(precision=digits)
+        .set_table_styles([{"selector": "td, th", "props": "padding: 0 0.6em;"}])
+        .map(lambda value: "white-space: nowrap;" if "±" in str(value) else "")
+    )
     return styler.set_caption(caption) if caption else styler
+
+
+def _index_names(frame) -> list[str]:
+    """The index levels' names, with an unnamed level shown as an empty header."""
+    return [name if name is not None else "" for name in frame.index.names]
 
 
 def glue(name: str, figure) -> None:

@@ -85,6 +85,23 @@ glue("table2_knn", fig)
 # was trained. The spread of one (model, draw) pair splits into a model-to-model part and a
 # label-draw part (a one-way random-effects decomposition over the models x draws grid).
 
+# %% tags=["remove-cell"]
+fig = experiment.spread_figure(knn, labels=100)
+save_figure(fig, "table2_knn_spread")
+glue("table2_spread", fig)
+
+# %% [markdown]
+# ```{glue:figure} table2_spread
+# :name: fig-table2-spread
+#
+# 1-NN test accuracy (%) with 100 labels of every trained model (one box each, its 20 label
+# draws as dots; N-VAE models in blue, S-VAE in orange) for each latent dimension $d$. The
+# height of a box is the label-draw spread; how far the boxes of one family scatter is the
+# model-to-model spread.
+# ```
+#
+# The table puts numbers on both parts for every cell.
+
 # %% tags=["remove-input"]
 table(experiment.spread_table(knn))
 

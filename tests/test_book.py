@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hvae_lib.book_check import CHROMEDRIVER, CHROMIUM, check_book, format_reports
 from hvae_lib.data import DataUnavailableError, data_dir, load_images
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,10 @@ def toc_files(toc: dict) -> list[str]:
     return files
 
 
-def test_smoke_book_builds(tmp_path):
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory):
+    """A copy of the project with every chapter executed under smoke and the book built."""
+    tmp_path = tmp_path_factory.mktemp("book")
     try:
         load_images("mnist")
     except DataUnavailableError as error:
@@ -55,7 +59,11 @@ def test_smoke_book_builds(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return tmp_path
 
+
+def test_smoke_book_builds(smoke_book):
+    tmp_path = smoke_book
     toc = yaml.safe_load((tmp_path / "_toc.yml").read_text())
     for page in toc_files(toc):
         assert (tmp_path / "_build" / "html" / f"{page}.html").exists(), page
@@ -67,3 +75,15 @@ def test_smoke_book_builds(tmp_path):
         assert not stderr, f"{notebook.name} printed to stderr: {stderr}"
         assert "profile **smoke**" in json.dumps(outputs), f"{notebook.name} lacks its provenance note"
     assert any((tmp_path / "figures").glob("*.png"))
+
+
+def test_smoke_book_renders_in_a_browser(smoke_book):
+    """Every page in headless Chromium: images load, maths is typeset, figures are captioned,
+    tables fit the content column (``hvae_lib.book_check``)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("HVAE_BROWSER_CHECK") == "required":
+            pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are required here (HVAE_BROWSER_CHECK=required)")
+        pytest.skip("Debian's chromium and chromium-driver are not installed")
+    reports = check_book(smoke_book / "_build" / "html", smoke_book / "_build" / "browser_check")
+    assert all(r.ok for r in reports), format_reports(reports)
+    assert [r.page for r in reports] == toc_files(yaml.safe_load((smoke_book / "_toc.yml").read_text()))

@@ -92,3 +92,29 @@ def test_variance_components_recover_known_spreads():
     spread = variance_components(cell)
     assert spread["sd_label"] == pytest.approx(1, rel=0.2)
     assert spread["sd_model"] == pytest.approx(2, rel=0.4)
+
+
+def test_spread_figure_draws_one_box_per_trained_model_and_every_draw():
+    """3 models per family x 2 dims x 4 draws: each panel has 6 boxes and 24 dots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib.collections import PathCollection
+    from matplotlib.patches import PathPatch
+
+    from hvae_lib.experiments.table2 import spread_figure
+
+    rows = [
+        {"model": model, "d": d, "run": run, "labels": 100, "draw": draw, "k": 1, "metric": "euclidean",
+         "accuracy": 50.0 + run + draw}
+        for model in ("N-VAE", "S-VAE") for d in (2, 5) for run in range(3) for draw in range(4)
+    ]
+    fig = spread_figure(pd.DataFrame(rows), labels=100)
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["d = 2", "d = 5"]
+    for ax in panels:
+        boxes = [patch for patch in ax.patches if isinstance(patch, PathPatch)]
+        assert len(ax.get_xticks()) == 0 and len(boxes) == 6
+        dots = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+        assert dots == 24

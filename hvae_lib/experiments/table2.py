@@ -9,9 +9,13 @@ S-VAE against N-VAE with the trained model as the unit of replication.
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib import MatplotlibDeprecationWarning
 from scipy import stats
 
 from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_runs, table1_store
@@ -154,4 +158,33 @@ def table2_figure(knn: pd.DataFrame) -> plt.Figure:
         ax.set_title(f"{labels} labels")
     axes[0, 0].set_ylabel("1-NN test accuracy (%)")
     axes[0, 0].legend(fontsize=8)
+    return fig
+
+
+def spread_figure(knn: pd.DataFrame, labels: int = 100) -> plt.Figure:
+    """Every (model, label draw) pair's 1-NN accuracy at ``labels`` labels, one box per trained
+    model (its 20 draws), N-VAE models left and S-VAE models right in each panel of d: the
+    height of a box is the label-draw spread, the scatter of the boxes within a family the
+    model-to-model spread."""
+    data = _headline(knn)
+    data = data[data["labels"] == labels].sort_values(["model", "run"])
+    data = data.assign(trained=data["model"] + " " + data["run"].astype(str))
+    dims = sorted(data["d"].unique())
+    fig, axes = plt.subplots(1, len(dims), figsize=(2.4 * len(dims), 3.6), sharey=True, squeeze=False)
+    palette = {model: COLORS[latent] for model, latent in MODELS.items()}
+    for ax, d in zip(axes[0], dims):
+        part = data[data["d"] == d]
+        with warnings.catch_warnings():  # seaborn 0.13.2 passes matplotlib 3.11 the deprecated vert=
+            warnings.filterwarnings("ignore", message="vert: bool was deprecated", category=MatplotlibDeprecationWarning)
+            sns.boxplot(part, x="trained", y="accuracy", hue="model", palette=palette, ax=ax,
+                        width=0.6, fliersize=0, linewidth=0.8, legend=False)
+        sns.stripplot(part, x="trained", y="accuracy", color="black", ax=ax, size=1.5, jitter=0.15)
+        ax.set_xticks([])
+        ax.set_title(f"d = {d}")
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    axes[0, 0].set_ylabel(f"1-NN test accuracy (%), {labels} labels")
+    fig.supxlabel("trained model (one box each: its label draws)", fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=color) for color in palette.values()]
+    axes[0, -1].legend(handles, list(palette), fontsize=8, loc="lower right")
     return fig
