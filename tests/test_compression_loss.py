@@ -109,3 +109,11 @@ def test_bad_settings_and_shapes_are_refused():
         CompressionLoss(compress="all")
     with pytest.raises(ValueError, match="runs, batch >= 2, n"):
         CompressionLoss().terms(torch.zeros(4, 5), torch.zeros(4, 5))
+
+
+def test_the_masked_transform_gives_the_same_loss():
+    generator = torch.Generator().manual_seed(3)
+    mu = torch.randn(2, 30, 40, dtype=torch.float64, generator=generator)
+    logvar = torch.randn(2, 30, 40, dtype=torch.float64, generator=generator) - 1
+    suffix, masked = CompressionLoss().terms(mu, logvar), CompressionLoss(transform="masked").terms(mu, logvar)
+    torch.testing.assert_close(masked["total"], suffix["total"], rtol=1e-12, atol=0)

@@ -47,11 +47,11 @@ def test_vmf_fit_solves_the_likelihood_equation_where_scipy_fails():
     assert banerjee_kappa(128, resultant) == pytest.approx(kappa, rel=0.05)
 
 
-def test_vmf_island_reproduces_the_codes_concentration_at_radius_sqrt_n():
+def test_vmf_island_reproduces_the_codes_concentration_at_their_mean_norm():
     codes = torch.randn(4000, 32, generator=torch.Generator().manual_seed(0)) + 3 * torch.eye(32)[0]
     island = VMFIsland.fit(codes)
     samples = island.sample(4000, seed=1)
-    torch.testing.assert_close(samples.norm(dim=1), torch.full((4000,), math.sqrt(32)))
+    torch.testing.assert_close(samples.norm(dim=1), torch.full((4000,), float(codes.norm(dim=1).mean())))
     resultant = lambda v: float(torch.nn.functional.normalize(v, dim=1).mean(0).norm())  # noqa: E731
     assert resultant(samples) == pytest.approx(resultant(codes), abs=0.01)
 

@@ -2,6 +2,8 @@
 the area of spherical caps."""
 
 from .caps import cap_fraction
-from .hyperspherical import from_hyperspherical, hyperspherical_cosines, to_hyperspherical
+from .hyperspherical import from_hyperspherical, hyperspherical_cosines, masked_hyperspherical_cosines, to_hyperspherical
 
-__all__ = ["cap_fraction", "from_hyperspherical", "hyperspherical_cosines", "to_hyperspherical"]
+__all__ = [
+    "cap_fraction", "from_hyperspherical", "hyperspherical_cosines", "masked_hyperspherical_cosines", "to_hyperspherical",
+]

@@ -94,3 +94,16 @@ def from_hyperspherical(r: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
     sines = torch.cat([ones, torch.cumprod(phi.sin(), dim=-1)], dim=-1)
     cosines = torch.cat([phi.cos(), ones], dim=-1)
     return r.unsqueeze(-1) * sines * cosines
+
+
+def masked_hyperspherical_cosines(x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """The same cosines as ``hyperspherical_cosines``, computed as the authors' code does: the
+    suffix sums s_k^2 as a product with an n x n upper-triangular mask, O(n^2) per row. Kept to
+    measure what the O(n) form saves; it has no other use."""
+    _check(x, eps)
+    n = x.shape[-1]
+    mask = torch.ones(n, n, dtype=x.dtype, device=x.device).triu()
+    tail = (x.square().unsqueeze(-2) * mask).sum(-1)[..., :-1] + eps
+    positive = tail > 0
+    cosines = x[..., :-1] / torch.where(positive, tail, torch.ones_like(tail)).sqrt()
+    return torch.where(positive, cosines, torch.ones_like(cosines))

@@ -26,7 +26,8 @@ from hvae_lib.distributions.vmf_fit import fit_von_mises_fisher
 
 @dataclass
 class VMFIsland:
-    """vMF(direction, kappa) on S^(n-1), scaled to ``radius``."""
+    """vMF(direction, kappa) on S^(n-1), scaled to ``radius`` (the codes' mean norm: sqrt(n) for
+    the compressed VAE's codes, which lie on that sphere)."""
 
     direction: torch.Tensor
     kappa: float
@@ -35,7 +36,7 @@ class VMFIsland:
     @classmethod
     def fit(cls, codes: torch.Tensor) -> VMFIsland:
         direction, kappa = fit_von_mises_fisher(codes)
-        return cls(direction.float(), kappa, math.sqrt(codes.shape[1]))
+        return cls(direction.float(), kappa, float(codes.norm(dim=1).mean()))
 
     def sample(self, count: int, seed: int) -> torch.Tensor:
         noise = RunNoise([torch.Generator().manual_seed(seed)])

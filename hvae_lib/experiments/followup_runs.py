@@ -1,0 +1,285 @@
+"""The follow-up paper's runs, shared by its two chapters: the FID classifier of each data set,
+and the standard and compressed VAEs, trained, evaluated and cached per run.
+
+Profiles: ``smoke`` (seconds: a few thousand images, 2 epochs), ``cpu`` (the MLP on the full
+60k / 10k split, 30 epochs for the MNIST pair, 20 for the Fashion-MNIST grid, the annealing
+rescaled to the first third of training as the reference's A5 describes), ``full`` (the
+residual network, 300 epochs, annealing over 100; for a GPU).
+
+A run's record holds its scalar metrics; its artifacts (committed) hold what the figures need:
+image grids, the 3-D view of 2000 test codes, the cosine moments, the PCA spectrum, the training
+history and, for the figure runs, the t-SNE of the test codes. Models themselves are not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hvae_lib.data import load_images
+from hvae_lib.evaluation.fid import features
+from hvae_lib.evaluation.image_vae_metrics import (
+    code_geometry,
+    codes,
+    decode,
+    generation_scores,
+    knn_accuracy,
+    reconstruction_errors,
+)
+from hvae_lib.evaluation.island import GaussIsland, StandardNormal, VMFIsland
+from hvae_lib.evaluation.latent_geometry import block_average_projection, cosine_moments, pca_spectrum
+from hvae_lib.experiments.vae_runs import _digest, run_seeds
+from hvae_lib.models.compression_loss import SIGMA_GAINS, CompressionLoss
+from hvae_lib.models.feature_classifier import FeatureClassifier
+from hvae_lib.models.image_vae import ImageVAE
+from hvae_lib.results import RunStore
+from hvae_lib.results.store import run_key
+from hvae_lib.training.classifier_training import accuracy, train_classifier
+from hvae_lib.training.image_vae_training import ImageVAESchedule, train_image_vae
+
+MODELS = ("standard", "compressed")
+
+
+@dataclass(frozen=True)
+class FollowupProfile:
+    """Sizes and budgets of one profile."""
+
+    architecture: str
+    train_size: int | None  # None: all 60k training images
+    test_size: int
+    figure1_epochs: int
+    grid_epochs: int
+    anneal_share: float  # the annealing lasts this share of training (100 of 300 epochs: 1/3)
+    samples: int  # images generated per sampler for FID
+    classifier_epochs: int
+    figure1_n: int
+    figure1_seeds: tuple[int, ...]
+    grid_dims: tuple[int, ...]
+    grid_seeds: tuple[int, ...]
+    headline_seeds: tuple[int, ...]  # seeds of the grid's cells at n = figure1_n
+    tsne_points: int
+    betas: tuple[tuple[str, tuple[float, ...]], ...]  # beta_target values per model
+
+    def beta_targets(self, model: str) -> tuple[float, ...]:
+        return dict(self.betas)[model]
+
+
+_BETAS = (("standard", (1.0, 10.0)), ("compressed", (250.0, 2500.0)))
+PROFILES = {
+    "smoke": FollowupProfile("mlp", 2000, 1000, 2, 2, 1 / 3, 1000, 1, 16, (0,), (8, 16), (0,), (0,), 200, _BETAS),
+    "cpu": FollowupProfile("mlp", None, 10000, 30, 20, 1 / 3, 10000, 3, 128, (0, 1, 2), (16, 32, 64, 128, 256), (0,), (0, 1, 2), 5000, _BETAS),
+    "full": FollowupProfile("resnet", None, 10000, 300, 300, 1 / 3, 10000, 5, 128, (0, 1, 2), (16, 32, 64, 128, 256), (0,), (0, 1, 2), 5000, _BETAS),
+}
+FIGURE1_BETA = {"standard": 1.0, "compressed": 2500.0}
+
+
+def profile_settings(profile: str) -> FollowupProfile:
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {tuple(PROFILES)}, got {profile!r}")
+    return PROFILES[profile]
+
+
+def _flat(images: torch.Tensor) -> torch.Tensor:
+    return images.reshape(images.shape[0], -1).float()
+
+
+@dataclass
+class FollowupData:
+    """Flat train and test images in [0, 1] with labels."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+    def describe(self) -> dict[str, Any]:
+        return {"dataset": self.name, "train": len(self.train_y), "test": len(self.test_y), "split": "official 60k/10k"}
+
+
+def load_data(dataset: str, profile: str) -> FollowupData:
+    """The official 60k / 10k split (no validation set: the follow-up trains a fixed budget)."""
+    settings = profile_settings(profile)
+    data = load_images(dataset, validation_size=0)
+    train_n = settings.train_size or len(data.train)
+    return FollowupData(dataset, _flat(data.train.images[:train_n]), data.train.labels[:train_n],
+                        _flat(data.test.images[: settings.test_size]), data.test.labels[: settings.test_size])
+
+
+def classifier(dataset: str, profile: str) -> tuple[FeatureClassifier, float]:
+    """The FID feature classifier of ``dataset`` (trained once, weights committed) and its test accuracy."""
+    settings = profile_settings(profile)
+    store = RunStore("followup_classifier", profile)
+    data = load_data(dataset, profile)
+    config = {"dataset": dataset, "epochs": settings.classifier_epochs, "data": _digest(data.describe()), "network": "lenet16-32-128"}
+    weights = store.artifact_path(config, 0, "classifier.pt")
+
+    def compute() -> dict[str, Any]:
+        model = train_classifier(data.train_x, data.train_y, epochs=settings.classifier_epochs, seed=0)
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), weights)
+        return {"test_accuracy": accuracy(model, data.test_x, data.test_y), "epochs": settings.classifier_epochs}
+
+    record = store.run(config, 0, compute)
+    model = FeatureClassifier()
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    return model.eval(), record["metrics"]["test_accuracy"]
+
+
+def schedule(profile: str, epochs: int, beta_target: float, annealing: str = "code") -> ImageVAESchedule:
+    settings = profile_settings(profile)
+    full_length = profile == "full"
+    return ImageVAESchedule(
+        epochs=epochs, beta_target=beta_target, annealing=annealing,
+        anneal_epochs=100 if full_length else max(1, round(settings.anneal_share * epochs)),
+    )
+
+
+def compression_loss(dataset: str, **switches) -> CompressionLoss:
+    """The code variant's loss with the data set's G_sigma; ``switches`` override any setting."""
+    return CompressionLoss(**{"sigma_gain": SIGMA_GAINS[dataset], **switches})
+
+
+def run_models(
+    profile: str, dataset: str, model: str, n: int, beta_target: float, seeds: Sequence[int], epochs: int,
+    tsne: bool = False, loss_switches: dict[str, Any] | None = None, annealing: str = "code",
+) -> pd.DataFrame:
+    """Train (or read) runs ``seeds`` of one configuration; one row of metrics per run."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    settings = profile_settings(profile)
+    store = RunStore("followup", profile)
+    data = load_data(dataset, profile)
+    loss = compression_loss(dataset, **(loss_switches or {})) if model == "compressed" else None
+    plan = schedule(profile, epochs, beta_target, annealing)
+    identity = {"dataset": dataset, "model": model, "n": n, "beta_target": beta_target}
+    config = {
+        **identity, "architecture": settings.architecture, "epochs": epochs,
+        "schedule": _digest(asdict(plan)), "loss": _digest(asdict(loss)) if loss else "standard",
+        "data": _digest(data.describe()), "evaluation": _digest({"samples": settings.samples, "tsne": tsne}),
+    }
+    feature_net, _ = classifier(dataset, profile)
+
+    def compute(missing: list[int]) -> list[dict[str, Any]]:
+        init, train, evaluation = zip(*(run_seeds({**identity, "switches": loss_switches or {}}, seed) for seed in missing))
+        vae = ImageVAE.from_seeds(n, list(init), architecture=settings.architecture, normalize_z=model == "compressed")
+        history = train_image_vae(vae, data.train_x, plan, loss, seeds=list(train))
+        results = []
+        for r, seed in enumerate(missing):
+            metrics, artifacts = evaluate_run(vae, r, data, feature_net, settings, int(evaluation[r]), tsne)
+            metrics["epochs"] = epochs
+            metrics["final_beta_eff"] = history.beta_eff[-1][r]
+            metrics["seconds_per_epoch"] = float(np.median(history.seconds)) / len(missing)
+            artifacts["history"] = pd.DataFrame({
+                "epoch": range(epochs), "edt": [h[r] for h in history.edt],
+                "regulariser": [h[r] for h in history.regulariser], "sigma_norm": [h[r] for h in history.sigma_norm],
+            })
+            _store_artifacts(store, config, seed, artifacts)
+            results.append(metrics)
+        return results
+
+    records = store.run_ensemble(config, list(seeds), compute)
+    return pd.DataFrame([{**r["config"], "run": r["seed"], "key": run_key(r["config"], r["seed"]), **r["metrics"]} for r in records])
+
+
+def samplers(model: str, train_codes: torch.Tensor, test_codes: torch.Tensor) -> dict[str, object]:
+    """The samplers applied to a model: its prior, and islands fitted to its training codes (and,
+    "as in the paper", to its test codes)."""
+    n = train_codes.shape[1]
+    prior = GaussIsland(torch.zeros(n, dtype=torch.float64), torch.eye(n, dtype=torch.float64), n**0.5) if model == "compressed" else StandardNormal(n)
+    chosen = {
+        "prior": prior,
+        "vMF island (train)": VMFIsland.fit(train_codes),
+        "Gaussian island (train)": GaussIsland.fit(train_codes, project=model == "compressed"),
+        "vMF island (test, as in the paper)": VMFIsland.fit(test_codes),
+    }
+    if model == "standard":
+        chosen["Gaussian island on the sphere (train)"] = GaussIsland.fit(train_codes, project=True)
+    return chosen
+
+
+def evaluate_run(vae: ImageVAE, run: int, data: FollowupData, feature_net, settings: FollowupProfile,
+                 seed: int, tsne: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metrics (flat) and artifacts of one trained run."""
+    model = "compressed" if vae.normalize_z else "standard"
+    train_codes, test_codes = codes(vae, run, data.train_x), codes(vae, run, data.test_x)
+    reconstructed = decode(vae, run, test_codes)
+    metrics: dict[str, Any] = reconstruction_errors(reconstructed, data.test_x)
+    for k, value in knn_accuracy(train_codes, data.train_y, test_codes, data.test_y).items():
+        metrics[f"knn_{k}"] = value
+    chosen = samplers(model, train_codes, test_codes)
+    real, rebuilt = features(feature_net, data.test_x), features(feature_net, reconstructed)
+    scores = generation_scores(vae, run, chosen, settings.samples, seed, real, rebuilt, feature_net)
+    for name, values in scores.items():
+        for metric, value in values.items():
+            metrics[f"{metric} | {name}"] = value
+    prior_samples = chosen["prior"].sample(2000, seed)
+    metrics.update(code_geometry(train_codes, test_codes, prior_samples))
+    metrics["mean_code_norm"] = float(train_codes.norm(dim=1).mean())
+    mean, sd, _ = cosine_moments(test_codes)
+    grids = {"x": data.test_x[:10], "reconstruction": reconstructed[:10]}
+    for name, sampler in chosen.items():
+        grids[name] = decode(vae, run, sampler.sample(10, seed + 1))
+    artifacts: dict[str, Any] = {
+        "grids": {name: (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy() for name, images in grids.items()},
+        "view3d": {"xyz": block_average_projection(test_codes[:2000]).numpy().astype(np.float32), "label": data.test_y[:2000].numpy()},
+        "moments": pd.DataFrame({"k": range(1, vae.n), "mean": mean.numpy(), "sd": sd.numpy()}),
+        "spectrum": pd.DataFrame({"component": range(1, vae.n + 1), "share": pca_spectrum(train_codes).numpy()}),
+    }
+    if tsne:
+        artifacts["tsne"] = {"xy": _tsne(test_codes[: settings.tsne_points]), "label": data.test_y[: settings.tsne_points].numpy()}
+    return metrics, artifacts
+
+
+def _tsne(points: torch.Tensor) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    return TSNE(perplexity=30, init="pca", random_state=0).fit_transform(points.numpy()).astype(np.float32)
+
+
+def _store_artifacts(store: RunStore, config: dict[str, Any], seed: int, artifacts: dict[str, Any]) -> None:
+    for name, value in artifacts.items():
+        path = store.artifact_path(config, seed, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(value, pd.DataFrame):
+            value.to_csv(path.with_suffix(".csv"), index=False, float_format="%.6g")
+        else:
+            np.savez_compressed(path.with_suffix(".npz"), **value)
+
+
+def load_artifact(profile: str, key: str, name: str):
+    """Artifact ``name`` of the run with key ``key`` (the ``key`` column of ``run_models``): a
+    DataFrame for tables, a dict of arrays otherwise."""
+    path = RunStore("followup", profile).folder / "artifacts" / key / name
+    if path.with_suffix(".csv").exists():
+        return pd.read_csv(path.with_suffix(".csv"))
+    with np.load(path.with_suffix(".npz")) as archive:
+        return {item: archive[item] for item in archive.files}
+
+
+def figure1_runs(profile: str) -> pd.DataFrame:
+    """The MNIST pair at n = ``figure1_n``: the standard and the compressed VAE, every figure seed,
+    each with its t-SNE."""
+    settings = profile_settings(profile)
+    frames = [run_models(profile, "mnist", model, settings.figure1_n, FIGURE1_BETA[model], settings.figure1_seeds,
+                         settings.figure1_epochs, tsne=True) for model in MODELS]
+    return pd.concat(frames, ignore_index=True)
+
+
+def grid_runs(profile: str, dataset: str = "fashion-mnist") -> pd.DataFrame:
+    """The trade-off grid: both models x every latent dimension x each model's beta targets;
+    the cells at n = ``figure1_n`` with the figure's beta have every headline seed."""
+    settings = profile_settings(profile)
+    frames = []
+    for model in MODELS:
+        for beta in settings.beta_targets(model):
+            for n in settings.grid_dims:
+                headline = n == settings.figure1_n and beta == FIGURE1_BETA[model]
+                seeds = settings.headline_seeds if headline else settings.grid_seeds
+                frames.append(run_models(profile, dataset, model, n, beta, seeds, settings.grid_epochs))
+    return pd.concat(frames, ignore_index=True)
