@@ -167,3 +167,71 @@ def test_load_planetoid_missing_file_offline(tiny_cora, offline):
     assert error.value.missing == ("ind.cora.allx",)
     with pytest.raises(ValueError, match="name must be one of"):
         load_planetoid("Reddit", root=tiny_cora)
+
+
+def test_a_truncated_gzip_gets_the_clear_error(tiny_mnist, offline):
+    """Not a bare EOFError: the corrupt-file message, naming the file and the fix."""
+    root, _ = tiny_mnist
+    path = root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataUnavailableError, match="train-images-idx3-ubyte.gz is corrupt: it does not decompress.*Delete it"):
+        load_images("mnist", root=root)
+
+
+def _cifar_batches(folder, rng):
+    """Tiny CIFAR-10 pickles (4 images per training batch, 3 in the test batch) and their MD5s."""
+    import pickle
+
+    folder.mkdir(parents=True, exist_ok=True)
+    digests, images = {}, {}
+    for name, count in [*((f"data_batch_{i}", 4) for i in range(1, 6)), ("test_batch", 3)]:
+        data = rng.integers(0, 256, size=(count, 3072), dtype=np.uint8)
+        images[name] = data
+        content = pickle.dumps({"data": data, "labels": list(range(count))})
+        (folder / name).write_bytes(content)
+        digests[name] = hashlib.md5(content).hexdigest()
+    meta = pickle.dumps({"label_names": [f"class {i}" for i in range(10)]})
+    (folder / "batches.meta").write_bytes(meta)
+    digests["batches.meta"] = hashlib.md5(meta).hexdigest()
+    return digests, images
+
+
+def test_cifar10_loads_the_batches_in_torchvisions_layout(tmp_path, monkeypatch, offline):
+    from hvae_lib.data import cifar
+
+    digests, images = _cifar_batches(tmp_path / "cifar-10-batches-py", np.random.default_rng(0))
+    monkeypatch.setattr(cifar, "_MD5", digests)
+    data = cifar.load_cifar10(validation_size=2, root=tmp_path)
+    assert (len(data.train), len(data.valid), len(data.test)) == (18, 2, 3)
+    np.testing.assert_allclose(data.test.images.numpy(), images["test_batch"] / 255, atol=1e-7)
+    assert cifar.class_names(root=tmp_path)[3] == "class 3"
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(b"not the batch")
+    with pytest.raises(DataUnavailableError, match="test_batch is corrupt: MD5"):
+        cifar.load_cifar10(root=tmp_path)
+
+
+def test_cifar10_missing_offline_names_the_files(tmp_path, offline):
+    from hvae_lib.data import load_cifar10
+
+    with pytest.raises(DataUnavailableError) as error:
+        load_cifar10(root=tmp_path)
+    message = str(error.value)
+    assert "data_batch_1" in message and "test_batch" in message and "HVAE_DATA_DIR" in message
+
+
+def test_cifar10_archive_is_downloaded_checked_and_extracted(tmp_path, monkeypatch):
+    import tarfile
+
+    from hvae_lib.data import cifar
+
+    source = tmp_path / "server"
+    digests, _ = _cifar_batches(source / "cifar-10-batches-py", np.random.default_rng(1))
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    monkeypatch.setattr(cifar, "_MD5", digests)
+    monkeypatch.setattr(cifar, "ARCHIVE", RemoteFile("cifar-10-python.tar.gz", (archive.as_uri(),),
+                                                     hashlib.md5(archive.read_bytes()).hexdigest(), algorithm="md5"))
+    data = cifar.load_cifar10(root=tmp_path / "data")
+    assert len(data.train) == 20
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["cifar-10-batches-py"]

@@ -6,6 +6,7 @@ which names the files, the directory searched and how to supply them.
 """
 
 from hvae_lib.data.binarize import BinarizedBatches
+from hvae_lib.data.cifar import load_cifar10
 from hvae_lib.data.files import DataUnavailableError, data_dir
 from hvae_lib.data.images import ImageDataset, ImageSplit, load_images
 from hvae_lib.data.planetoid import load_planetoid
@@ -16,6 +17,7 @@ __all__ = [
     "ImageDataset",
     "ImageSplit",
     "data_dir",
+    "load_cifar10",
     "load_images",
     "load_planetoid",
 ]

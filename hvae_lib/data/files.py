@@ -42,20 +42,30 @@ class RemoteFile:
     urls: tuple[str, ...]
     sha256: str
     gzipped: bool = False
+    algorithm: str = "sha256"  # or "md5", where the publisher gives only that (CIFAR-10)
 
 
 def read_verified(path: Path, remote: RemoteFile) -> bytes:
-    """The (decompressed) bytes of ``path``, after checking them against ``remote.sha256``."""
-    raw = path.read_bytes()
-    if remote.gzipped:
-        import gzip
+    """The (decompressed) bytes of ``path``, after checking them against ``remote.sha256`` (a
+    digest of ``remote.algorithm``). A file that cannot be read or decompressed (truncated,
+    not gzip) is reported like a corrupt one: the same error, naming the file and the fix."""
+    fix = "Delete it and load again (it will be downloaded where a network exists)."
+    try:
+        raw = path.read_bytes()
+        if remote.gzipped:
+            import gzip
+            import zlib
 
-        raw = gzip.decompress(raw)
-    digest = hashlib.sha256(raw).hexdigest()
+            try:
+                raw = gzip.decompress(raw)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+                raise DataUnavailableError(f"{path} is corrupt: it does not decompress ({error}). {fix}") from None
+    except OSError as error:
+        raise DataUnavailableError(f"{path} cannot be read ({error}). {fix}") from None
+    digest = hashlib.new(remote.algorithm, raw).hexdigest()
     if digest != remote.sha256:
         raise DataUnavailableError(
-            f"{path} is corrupt: SHA-256 of its content is {digest}, expected {remote.sha256}. "
-            "Delete it and load again (it will be downloaded where a network exists)."
+            f"{path} is corrupt: {remote.algorithm.upper()} of its content is {digest}, expected {remote.sha256}. {fix}"
         )
     return raw
 
