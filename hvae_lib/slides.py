@@ -173,8 +173,37 @@ def slide_table4(profile: str) -> plt.Figure:
 
 
 def slide_followup(profile: str) -> plt.Figure:
-    fig, _ = _page("The follow-up: hyperspherical coordinates")
-    _pending(fig, "the follow-up paper's reproduction")
+    from hvae_lib.experiments.followup_runs import FIGURE1_BETA, MODELS, profile_settings
+
+    fig, _ = _page("The follow-up: compress the latent, or just fit the sampler?")
+    used = _profile_of("followup", profile)
+    if used is None:
+        _pending(fig, "the follow-up paper's runs")
+        return fig
+    settings = profile_settings(used)
+    runs = RunStore("followup", used).frame()
+    runs = runs[(runs["dataset"] == "mnist") & (runs["n"] == settings.figure1_n) & (runs["epochs"] == settings.figure1_epochs)
+                & (runs["beta_target"] == runs["model"].map(FIGURE1_BETA))]
+    if set(runs["model"]) != set(MODELS):
+        _pending(fig, "the follow-up paper's MNIST runs")
+        return fig
+    bars = [("standard", "prior", "standard VAE\nits prior (paper)"),
+            ("standard", "Gaussian island (train)", "standard VAE\nGaussian fit (train)"),
+            ("standard", "vMF island (train)", "standard VAE\nvMF fit (train)"),
+            ("compressed", "vMF island (train)", "compressed VAE\nvMF fit (train)"),
+            ("compressed", "vMF island (test, as in the paper)", "compressed VAE\nvMF fit (test, paper)")]
+    ax = fig.add_axes((0.08, 0.16, 0.56, 0.62))
+    for i, (model, sampler, label) in enumerate(bars):
+        values = runs[runs["model"] == model][f"fid | {sampler}"]
+        ax.bar(i, values.mean(), yerr=values.std() if len(values) > 1 else 0, capsize=5,
+               color=COLORS["normal" if model == "standard" else "vmf"], alpha=1.0 if "paper" in label else 0.6)
+    ax.set_xticks(range(len(bars)), [label for *_, label in bars], fontsize=11)
+    ax.set_ylabel("FID against real MNIST test images (lower is better)")
+    knn = runs.groupby("model")["knn_1"].mean()
+    lines = [f"MNIST, n = {settings.figure1_n}, {len(runs) // 2} runs per model ({used} profile)",
+             f"1-NN on the codes: standard {100 * knn['standard']:.1f}%, compressed {100 * knn['compressed']:.1f}% (paper: 95 / 88)"]
+    for i, line in enumerate(lines):
+        fig.text(0.67, 0.72 - i * 0.12, line, fontsize=15, va="top", wrap=True)
     return fig
 
 
@@ -192,7 +221,7 @@ def slide_conclusions(profile: str) -> plt.Figure:
             lines.append(f"Table 1 ({used} protocol): " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" of {len(claims)} claims.")
     if used != "full":
         lines.append("The paper's protocol (full) is still being trained: verdicts above are those of a reduced budget.")
-    lines.append("Pending: critique chapters, Table 3, the follow-up paper.")
+    lines.append("Pending: critique chapters, Table 3.")
     _bullets(fig, lines, size=19)
     return fig
 
