@@ -165,21 +165,44 @@ def control_tests(profile: str) -> pd.DataFrame:
 
 
 def control_verdict(profile: str) -> str:
-    """One sentence: does the standard VAE with a fitted island match the compressed VAE?"""
+    """Two findings in words, from the runs: the paper's own comparison (compressed VAE with its
+    island against the standard VAE with its prior), and the control (the standard VAE with the
+    best of the samplers fitted on its training codes)."""
     runs = figure1_runs(profile)
     standard, compressed = runs[runs["model"] == "standard"], runs[runs["model"] == "compressed"]
-    best = min(("vMF island (train)", "Gaussian island (train)"), key=lambda s: standard[f"fid | {s}"].mean())
-    ours, theirs = standard[f"fid | {best}"].mean(), compressed[f"fid | {PAPER_SAMPLER['compressed']}"].mean()
-    prior = standard["fid | prior"].mean()
-    budget = "" if profile == "full" else f" (budget of the {profile} profile: {int(runs['epochs'].iloc[0])} epochs, MLP)"
-    if ours <= theirs:
-        return (f"With its own prior the standard VAE scores FID {prior:.1f}; with the {best} it scores {ours:.1f}, "
-                f"as good as or better than the compressed VAE with the paper's island ({theirs:.1f}){budget}. The gain the paper "
-                "attributes to compressing the latent is obtained here by fitting the sampler alone, so the paper's explanation "
-                "does not hold under this protocol.")
-    return (f"With its own prior the standard VAE scores FID {prior:.1f}; with the {best} it scores {ours:.1f}, "
-            f"and the compressed VAE with the paper's island still scores better ({theirs:.1f}){budget}. Fitting the sampler "
-            "does not close the gap here, so the control leaves the paper's explanation standing under this protocol.")
+    fitted = [s for s in _samplers(standard) if "train" in s and standard[f"fid | {s}"].notna().all()]
+    best = min(fitted, key=lambda s: standard[f"fid | {s}"].mean())
+    prior, ours = standard["fid | prior"].mean(), standard[f"fid | {best}"].mean()
+    island = compressed[f"fid | {PAPER_SAMPLER['compressed']}"].mean()
+    budget = "the paper's protocol" if profile == "full" else (
+        f"the {profile} profile's budget ({int(runs['epochs'].iloc[0])} epochs, MLP networks), not the paper's protocol")
+    if island < prior:
+        first = (f"The paper's comparison reproduces: the compressed VAE sampled from its island scores FID {island:.0f}, "
+                 f"the standard VAE sampled from its prior {prior:.0f}.")
+    else:
+        first = (f"The paper's comparison does not reproduce: the compressed VAE sampled from its island scores FID "
+                 f"{island:.0f}, worse than the standard VAE sampled from its own prior ({prior:.0f}).")
+    sampled = f"Sampled from the {best.replace(' (train)', '')}, fitted to its training codes, the standard VAE scores {ours:.0f}"
+    if ours <= island and island >= prior:
+        second = (f"The control goes further. {sampled}, the best of every model and sampler here: the sample quality "
+                  "comes from fitting the sampler to the codes, not from compressing the latent")
+    elif ours <= island:
+        second = (f"{sampled}, as good as or better than the compressed VAE: fitting the sampler alone gives what the "
+                  "paper attributes to compressing the latent, so its explanation does not hold")
+    else:
+        second = (f"{sampled}, still behind the compressed VAE, so the control leaves the paper's explanation standing")
+    return f"{first} {second}, under {budget}."
+
+
+def collapse_note(profile: str) -> str:
+    """The compressed codes' effective dimension and reconstruction error against the standard's."""
+    runs = figure1_runs(profile)
+    by = runs.groupby("model")
+    ratio, mse = by["participation_ratio"].agg(["min", "max"]), by["mse_pixel"].mean()
+    return (f"The compressed VAE's training codes use between {ratio.loc['compressed', 'min']:.1f} and "
+            f"{ratio.loc['compressed', 'max']:.1f} directions (participation ratio over its runs; the standard VAE: "
+            f"{ratio.loc['standard', 'min']:.1f} to {ratio.loc['standard', 'max']:.1f}), and it reconstructs the test set with "
+            f"{mse['compressed'] / mse['standard']:.1f} times the standard VAE's squared error.")
 
 
 def tradeoff_figure(profile: str, dataset: str = "fashion-mnist") -> plt.Figure:
