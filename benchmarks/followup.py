@@ -24,6 +24,8 @@ import time
 import pandas as pd
 import torch
 
+from ensemble import seconds_per_step  # benchmarks/ensemble.py, beside this script
+
 from hvae_lib.distributions import RunNoise
 from hvae_lib.models.compression_loss import CompressionLoss, standard_kld
 from hvae_lib.models.image_vae import ImageVAE
@@ -32,17 +34,6 @@ from hvae_lib.results.store import results_dir
 from hvae_lib.training.image_vae_training import _step
 
 BATCH, EPOCH_IMAGES = 200, 60_000
-
-
-def median_seconds(call, steps: int) -> float:
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
 
 
 def training_step(n: int, loss: CompressionLoss | None):
@@ -75,8 +66,8 @@ def main() -> None:
     rows = []
     for n in args.dims:
         for method, loss in methods.items():
-            step = median_seconds(training_step(n, loss), args.steps)
-            alone = median_seconds(regulariser_call(n, loss), args.steps)
+            step = seconds_per_step(training_step(n, loss), args.steps)
+            alone = seconds_per_step(regulariser_call(n, loss), args.steps)
             rows.append({"n": n, "method": method, "seconds_per_epoch": step * EPOCH_IMAGES / BATCH, "regulariser_ms": 1000 * alone})
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)

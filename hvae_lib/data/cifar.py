@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from hvae_lib.data.files import DataUnavailableError, RemoteFile, _download, _missing_message, data_dir, read_verified
-from hvae_lib.data.images import ImageDataset, ImageSplit
+from hvae_lib.data.images import ImageDataset, ImageSplit, split_validation
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = RemoteFile("cifar-10-python.tar.gz", ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
@@ -85,17 +85,8 @@ def load_cifar10(validation_size: int = 0, split_seed: int = 0, root: Path | str
     train_x = torch.from_numpy(np.concatenate([p[0] for p in parts])).reshape(-1, 3072).float() / 255
     train_y = torch.from_numpy(np.concatenate([p[1] for p in parts]))
     test_images, test_labels = _batch(batches["test_batch"])
-    n = train_y.shape[0]
-    if not 0 <= validation_size < n:
-        raise ValueError(f"validation_size must be in [0, {n}), got {validation_size}")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
-    keep, held = order[: n - validation_size], order[n - validation_size :]
-    return ImageDataset(
-        name="cifar10",
-        train=ImageSplit(train_x[keep], train_y[keep]),
-        valid=ImageSplit(train_x[held], train_y[held]),
-        test=ImageSplit(torch.from_numpy(test_images).reshape(-1, 3072).float() / 255, torch.from_numpy(test_labels)),
-    )
+    test = ImageSplit(torch.from_numpy(test_images).reshape(-1, 3072).float() / 255, torch.from_numpy(test_labels))
+    return split_validation("cifar10", ImageSplit(train_x, train_y), test, validation_size, split_seed)
 
 
 def class_names(root: Path | str | None = None) -> list[str]:

@@ -93,21 +93,24 @@ def load_images(
     remotes = remote_files(name)
     ensure_files(folder, remotes, what=f"{name} data", download=download)
     arrays = {r.name.removesuffix(".gz"): _parse_idx(read_verified(folder / r.name, r)) for r in remotes}
-    train_images = _intensities(arrays["train-images-idx3-ubyte"])
-    train_labels = torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64))
-    n = train_labels.shape[0]
+    train = ImageSplit(_intensities(arrays["train-images-idx3-ubyte"]), torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64)))
+    test = ImageSplit(_intensities(arrays["t10k-images-idx3-ubyte"]), torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)))
+    return split_validation(name, train, test, validation_size, split_seed)
+
+
+def split_validation(name: str, train: ImageSplit, test: ImageSplit, validation_size: int, split_seed: int) -> ImageDataset:
+    """Permute the official training images with ``split_seed``; the last ``validation_size`` of
+    the permutation form the validation split, the rest the (shuffled) training split."""
+    n = len(train)
     if not 0 <= validation_size < n:
         raise ValueError(f"validation_size must be in [0, {n}), got {validation_size}")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(split_seed))
-    train_idx, valid_idx = order[: n - validation_size], order[n - validation_size :]
+    keep, held = order[: n - validation_size], order[n - validation_size :]
     return ImageDataset(
         name=name,
-        train=ImageSplit(train_images[train_idx], train_labels[train_idx]),
-        valid=ImageSplit(train_images[valid_idx], train_labels[valid_idx]),
-        test=ImageSplit(
-            _intensities(arrays["t10k-images-idx3-ubyte"]),
-            torch.from_numpy(arrays["t10k-labels-idx1-ubyte"].astype(np.int64)),
-        ),
+        train=ImageSplit(train.images[keep], train.labels[keep]),
+        valid=ImageSplit(train.images[held], train.labels[held]),
+        test=test,
     )
 
 

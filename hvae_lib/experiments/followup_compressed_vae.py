@@ -51,7 +51,8 @@ def samples_figure(profile: str) -> plt.Figure:
     for column, model in enumerate(MODELS):
         grids = load_artifact(profile, runs[runs["model"] == model]["key"].iloc[0], "grids")
         for row, name in enumerate(GRID_ROWS):
-            strip = np.concatenate(list(grids[name].reshape(-1, 28, 28)), axis=1)
+            images = grids[grids["row"] == name].drop(columns="row").to_numpy()
+            strip = np.concatenate(list(images.reshape(-1, 28, 28)), axis=1)
             ax = axes[row, column]
             ax.imshow(strip, cmap="gray_r", vmin=0, vmax=255)
             ax.set_xticks([])
@@ -70,9 +71,9 @@ def view3d_figure(profile: str) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     for ax, model in zip(axes, MODELS):
         view = load_artifact(profile, runs[runs["model"] == model]["key"].iloc[0], "view3d")
-        x, y = hammer_projection(view["xyz"])
+        x, y = hammer_projection(view[["x", "y", "z"]].to_numpy())
         for digit in range(10):
-            keep = view["label"] == digit
+            keep = (view["label"] == digit).to_numpy()
             ax.scatter(x[keep], y[keep], s=3, color=CYCLE[digit % len(CYCLE)] if digit < 8 else ("#999999" if digit == 8 else "#8B4513"), label=str(digit))
         ax.set_title(f"{model} VAE")
         ax.set_xlim(-2.9, 2.9)
@@ -92,7 +93,7 @@ def tsne_figure(profile: str) -> plt.Figure:
         embedded = load_artifact(profile, runs[runs["model"] == model]["key"].iloc[0], "tsne")
         for digit in range(10):
             keep = embedded["label"] == digit
-            ax.scatter(*embedded["xy"][keep].T, s=2, color=CYCLE[digit] if digit < 8 else ("#999999" if digit == 8 else "#8B4513"), label=str(digit))
+            ax.scatter(embedded["x"][keep], embedded["y"][keep], s=2, color=CYCLE[digit] if digit < 8 else ("#999999" if digit == 8 else "#8B4513"), label=str(digit))
         ax.set_title(f"{model} VAE")
         ax.set_xlabel("t-SNE 1")
         ax.set_ylabel("t-SNE 2")

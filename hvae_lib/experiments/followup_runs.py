@@ -115,20 +115,26 @@ def load_data(dataset: str, profile: str) -> FollowupData:
 
 
 def classifier(dataset: str, profile: str) -> tuple[FeatureClassifier, float]:
-    """The FID feature classifier of ``dataset`` (trained once, weights committed) and its test accuracy."""
+    """The FID feature classifier of ``dataset`` and its test accuracy (the committed record).
+
+    Training is seeded; the weights are a local build product kept with the checkpoints (not
+    committed): where they are missing the classifier is trained again (about a minute)."""
     settings = profile_settings(profile)
     store = RunStore("followup_classifier", profile)
     data = load_data(dataset, profile)
     config = {"dataset": dataset, "epochs": settings.classifier_epochs, "data": _digest(data.describe()), "network": "lenet16-32-128"}
-    weights = store.artifact_path(config, 0, "classifier.pt")
+    weights = store.folder / "checkpoints" / f"{run_key(config, 0)}.pt"
 
-    def compute() -> dict[str, Any]:
+    def train() -> FeatureClassifier:
         model = train_classifier(data.train_x, data.train_y, epochs=settings.classifier_epochs, seed=0)
         weights.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), weights)
-        return {"test_accuracy": accuracy(model, data.test_x, data.test_y), "epochs": settings.classifier_epochs}
+        return model
 
-    record = store.run(config, 0, compute)
+    record = store.run(config, 0, lambda: {"test_accuracy": accuracy(train(), data.test_x, data.test_y),
+                                           "epochs": settings.classifier_epochs})
+    if not weights.exists():
+        return train(), record["metrics"]["test_accuracy"]
     model = FeatureClassifier()
     model.load_state_dict(torch.load(weights, weights_only=True))
     return model.eval(), record["metrics"]["test_accuracy"]
@@ -166,9 +172,8 @@ def run_models(
         "schedule": _digest(asdict(plan)), "loss": _digest(asdict(loss)) if loss else "standard",
         "data": _digest(data.describe()), "evaluation": _digest({"samples": settings.samples, "tsne": tsne}),
     }
-    feature_net, _ = classifier(dataset, profile)
-
     def compute(missing: list[int]) -> list[dict[str, Any]]:
+        feature_net, _ = classifier(dataset, profile)
         init, train, evaluation = zip(*(run_seeds({**identity, "switches": loss_switches or {}}, seed) for seed in missing))
         vae = ImageVAE.from_seeds(n, list(init), architecture=settings.architecture, normalize_z=model == "compressed")
         history = train_image_vae(vae, data.train_x, plan, loss, seeds=list(train))
@@ -228,14 +233,16 @@ def evaluate_run(vae: ImageVAE, run: int, data: FollowupData, feature_net, setti
     grids = {"x": data.test_x[:10], "reconstruction": reconstructed[:10]}
     for name, sampler in chosen.items():
         grids[name] = decode(vae, run, sampler.sample(10, seed + 1))
-    artifacts: dict[str, Any] = {
-        "grids": {name: (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy() for name, images in grids.items()},
-        "view3d": {"xyz": block_average_projection(test_codes[:2000]).numpy().astype(np.float32), "label": data.test_y[:2000].numpy()},
+    view = block_average_projection(test_codes[:2000]).numpy()
+    artifacts: dict[str, pd.DataFrame] = {
+        "grids": image_rows(grids),
+        "view3d": pd.DataFrame({"x": view[:, 0], "y": view[:, 1], "z": view[:, 2], "label": data.test_y[:2000].numpy()}),
         "moments": pd.DataFrame({"k": range(1, vae.n), "mean": mean.numpy(), "sd": sd.numpy()}),
         "spectrum": pd.DataFrame({"component": range(1, vae.n + 1), "share": pca_spectrum(train_codes).numpy()}),
     }
     if tsne:
-        artifacts["tsne"] = {"xy": _tsne(test_codes[: settings.tsne_points]), "label": data.test_y[: settings.tsne_points].numpy()}
+        xy = _tsne(test_codes[: settings.tsne_points])
+        artifacts["tsne"] = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "label": data.test_y[: settings.tsne_points].numpy()})
     return metrics, artifacts
 
 
@@ -245,24 +252,26 @@ def _tsne(points: torch.Tensor) -> np.ndarray:
     return TSNE(perplexity=30, init="pca", random_state=0).fit_transform(points.numpy()).astype(np.float32)
 
 
-def _store_artifacts(store: RunStore, config: dict[str, Any], seed: int, artifacts: dict[str, Any]) -> None:
-    for name, value in artifacts.items():
-        path = store.artifact_path(config, seed, name)
+def image_rows(grids: dict[str, torch.Tensor]) -> pd.DataFrame:
+    """Rows of flat images in [0, 1] as a table: the row's name, then the grey levels 0-255."""
+    frames = []
+    for name, images in grids.items():
+        levels = (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+        frame = pd.DataFrame(levels, columns=[f"p{i}" for i in range(levels.shape[1])])
+        frames.append(frame.assign(row=name)[["row", *frame.columns]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _store_artifacts(store: RunStore, config: dict[str, Any], seed: int, artifacts: dict[str, pd.DataFrame]) -> None:
+    for name, frame in artifacts.items():
+        path = store.artifact_path(config, seed, f"{name}.csv")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(value, pd.DataFrame):
-            value.to_csv(path.with_suffix(".csv"), index=False, float_format="%.6g")
-        else:
-            np.savez_compressed(path.with_suffix(".npz"), **value)
+        frame.to_csv(path, index=False, float_format="%.6g")
 
 
-def load_artifact(profile: str, key: str, name: str):
-    """Artifact ``name`` of the run with key ``key`` (the ``key`` column of ``run_models``): a
-    DataFrame for tables, a dict of arrays otherwise."""
-    path = RunStore("followup", profile).folder / "artifacts" / key / name
-    if path.with_suffix(".csv").exists():
-        return pd.read_csv(path.with_suffix(".csv"))
-    with np.load(path.with_suffix(".npz")) as archive:
-        return {item: archive[item] for item in archive.files}
+def load_artifact(profile: str, key: str, name: str) -> pd.DataFrame:
+    """Artifact ``name`` (a table) of the run with key ``key`` (the ``key`` column of ``run_models``)."""
+    return pd.read_csv(RunStore("followup", profile).folder / "artifacts" / key / f"{name}.csv")
 
 
 def figure1_runs(profile: str) -> pd.DataFrame:

@@ -81,12 +81,12 @@ class ImageVAE(nn.Module):
         alone, so a run's initial parameters depend on its seed only."""
         if not seeds:
             raise ValueError("from_seeds needs at least one seed")
-        singles = [cls(n, runs=1, generator=torch.Generator().manual_seed(int(s)), **kwargs) for s in seeds]
-        if singles[0].architecture == "resnet":
+        if kwargs.get("architecture") == "resnet":
             if len(seeds) != 1:
                 raise ValueError("the residual network trains one run at a time (one seed)")
             torch.manual_seed(int(seeds[0]))
             return cls(n, runs=1, **kwargs)
+        singles = [cls(n, runs=1, generator=torch.Generator().manual_seed(int(s)), **kwargs) for s in seeds]
         model = cls(n, runs=len(seeds), **kwargs)
         with torch.no_grad():
             for name, p in model.named_parameters():
