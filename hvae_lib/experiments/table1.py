@@ -16,11 +16,14 @@ from functools import partial
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from scipy import stats
 
 from hvae_lib.data import load_images
 from hvae_lib.evaluation import latent_statistics
 from hvae_lib.evaluation.knn import knn_accuracies
+from hvae_lib.evaluation.reproduction_audit import knn_variants, reproduction_log_likelihood, sample_counts
+from hvae_lib.evaluation.vae_metrics import run_model
 from hvae_lib.experiments.vae_runs import (
     TEST_BINARIZATION_SEED,
     TrainedRuns,
@@ -29,6 +32,7 @@ from hvae_lib.experiments.vae_runs import (
     history,
     posterior_codes,
     run_config,
+    run_seeds,
     run_vae,
     store_latent_codes,
 )
@@ -162,7 +166,8 @@ def stored_runs(profile: str) -> pd.DataFrame:
 def _after_training(store: RunStore, setup: Table1Profile, train, test, d: int, trained: TrainedRuns) -> None:
     """Everything later chapters need from the trained models: K-NN accuracies (Table 2) on the
     posterior means of the training images and of the test images, each binarised once with a
-    fixed seed; latent statistics; the d = 2 test codes (Figure 2)."""
+    fixed seed; latent statistics; the d = 2 test codes (Figure 2); the earlier code's
+    estimators and K-NN settings on the same models (``_store_audit``)."""
     train_codes = posterior_codes(trained.model, binarize_once(train.images))
     test_x = binarize_once(test.images)
     test_codes = posterior_codes(trained.model, test_x)
@@ -181,6 +186,31 @@ def _after_training(store: RunStore, setup: Table1Profile, train, test, d: int, 
         path.write_text(json.dumps({k: v[r] for k, v in stats.items()}, indent=1))
     if d == 2:
         store_latent_codes(store, trained, test.images)
+    _store_audit(store, setup, trained, train, test, train_codes, test_codes, test_x)
+
+
+AUDIT_SAMPLE_COUNTS = (10, 100, 500)
+
+
+def _store_audit(store: RunStore, setup: Table1Profile, trained: TrainedRuns, train, test, train_codes, test_codes, test_x) -> None:
+    """Per run, what the critique's audit measures on correctly trained models: the test LL
+    with K = 10, 100 and 500 importance samples (nested, the same samples) and the earlier
+    reproduction's estimator (``audit.json``), and its K-NN settings one at a time
+    (``knn_variants.csv``). Run r is evaluated alone, seeded from its own identity."""
+    samples = min(max(AUDIT_SAMPLE_COUNTS), setup.protocol.iwae_samples)
+    counts = tuple(k for k in AUDIT_SAMPLE_COUNTS if k < samples) + (samples,)
+    identity = {"model": trained.config["model"], "d": trained.config["d"]}
+    for r, seed in enumerate(trained.seeds):
+        single = run_model(trained.model, r)
+        with torch.random.fork_rng(devices=[test_x.device] if test_x.device.type == "cuda" else []):
+            torch.manual_seed(run_seeds(identity, seed)[2] + 1)
+            ll = sample_counts(single, test_x.to(single.loc_head.weight.device), counts)
+            reproduction = reproduction_log_likelihood(single, test_x.to(single.loc_head.weight.device), samples)
+        audit = {f"LL_{k}": float(v.double().mean()) for k, v in ll.items()}
+        audit["LL earlier reproduction estimator"] = float(reproduction.double().mean())
+        store.artifact_path(trained.config, seed, "audit.json").write_text(json.dumps(audit, indent=1))
+        rows = knn_variants(train_codes[r].cpu(), train.labels.numpy(), test_codes[r].cpu(), test.labels.numpy(), setup.knn_labels, setup.knn_draws)
+        pd.DataFrame(rows).to_csv(store.artifact_path(trained.config, seed, "knn_variants.csv"), index=False, float_format="%.2f")
 
 
 def protocol_table(profile: str) -> pd.DataFrame:
