@@ -14,7 +14,7 @@
 # # Why a 128-dimensional prior sample decodes to noise
 #
 # The follow-up paper ("Is the sparsity of high dimensional spaces the reason why VAEs are poor
-# generative models?") starts from a geometric observation: in $n = 128$ dimensions the
+# generative models?", {cite:p}`sparsity2025hyperspherical`) starts from a geometric observation: in $n = 128$ dimensions the
 # standard normal prior puts its mass on a thin shell of radius $\sqrt n$, any two samples are
 # nearly orthogonal, and a region around one direction holds a vanishing share of the sphere. A
 # VAE whose codes fill only part of that shell leaves most prior samples far from anything the

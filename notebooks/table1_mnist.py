@@ -19,7 +19,7 @@
 # one when it is large ($d \ge 20$); its reconstruction term is better at every $d$.
 #
 # Here $d$ is the manifold dimension: the N-VAE latent is $\mathbb{R}^d$, the S-VAE latent $S^d$
-# lives in $\mathbb{R}^{d+1}$. LL is the IWAE estimate
+# lives in $\mathbb{R}^{d+1}$. LL is the IWAE estimate {cite:p}`burda2016importance`
 # $\log \frac{1}{K}\sum_k p(x|z_k)p(z_k)/q(z_k|x)$ on the test set, $\mathcal{L}[q]$ the ELBO,
 # RE $= \mathbb{E}_q \log p(x|z)$ and KL $= \mathrm{KL}(q\|p)$, all in nats per image.
 
@@ -123,7 +123,7 @@ glue("table1_curves", fig)
 # ## The paper's claims, tested
 #
 # Welch's t-test on the per-run test metrics, S-VAE against N-VAE, at each $d$ (runs are
-# independent models, so the design is unpaired), with Holm's correction over the table's ten
+# independent models, so the design is unpaired), with Holm's correction {cite:p}`holm1979simple` over the table's ten
 # tests. Under the paper's protocol (`full`) a claim is *confirmed* when the difference has the
 # claimed sign and the corrected $p < 0.05$, and *refuted* when the opposite sign is
 # significant; under a reduced budget the same outcomes read *holds* and *reversed*.

@@ -14,7 +14,7 @@
 # # Semi-supervised MNIST with K-NN (Table 2)
 #
 # The paper's second MNIST experiment asks whether the latent codes of the Table 1 models (the
-# M1 of Kingma et al., 2014) make the digits easy to separate with very few labels: a K-nearest
+# M1 of {cite:t}`kingma2014semisupervised`) make the digits easy to separate with very few labels: a K-nearest
 # neighbour classifier sees the codes of 100, 600 or 1000 labelled training images and labels
 # the 10,000 test images. The paper reports that the S-VAE's codes classify better at every
 # $d \le 20$, most clearly at $d = 2$ to $10$.

@@ -14,7 +14,7 @@
 # # Link prediction: Table 4 and Figure 3
 #
 # The paper's last experiment swaps the Gaussian posterior of Kipf & Welling's variational graph
-# auto-encoder (VGAE) for a von Mises-Fisher one and predicts held-out citations in Cora,
+# auto-encoder (VGAE) {cite:p}`kipf2016variational` for a von Mises-Fisher one and predicts held-out citations in Cora,
 # CiteSeer and PubMed. Its claim: the S-VGAE is better than the N-VGAE on Cora and CiteSeer,
 # worse on PubMed. This chapter reruns both models under one protocol, with seeded runs that each
 # draw their own edge split, and tests the claim dataset by dataset.

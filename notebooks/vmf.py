@@ -137,7 +137,7 @@ display(Markdown(
 #
 # draw a direction $v$ uniformly on $S^{m-2}$, form $z' = (w, \sqrt{1 - w^2}\, v)$, and rotate
 # $e_1$ onto $\mu$ with a Householder reflection. For $m = 3$ the marginal has a closed-form
-# inverse CDF; otherwise $w$ comes from Wood's (1994) rejection sampler (Algorithm 2): propose
+# inverse CDF; otherwise $w$ comes from the rejection sampler of {cite:t}`wood1994simulation` (Algorithm 2): propose
 # $\varepsilon \sim \mathrm{Beta}(\tfrac{m-1}2, \tfrac{m-1}2)$, map it to
 # $w = h(\varepsilon, \kappa)$, and accept with a probability computed from $t = 2ab/(1 - (1-b)\varepsilon)$.
 # Reparameterisation keeps the accepted $\varepsilon$ fixed, so gradients reach $\kappa$ through
