@@ -1,8 +1,9 @@
-"""Statistics shared by the chapters' tables: multiple-testing correction."""
+"""Statistics shared by the chapters' tables: multiple-testing correction, bootstrap intervals, power."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 
 def holm(p_values) -> np.ndarray:
@@ -25,3 +26,61 @@ def holm(p_values) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[index]))
         adjusted[index] = running
     return adjusted
+
+
+def bootstrap_mean_difference(a, b, paired: bool = False, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of mean(a) - mean(b).
+
+    Unpaired: a and b are resampled separately (each with replacement, its own size); paired:
+    the pairs (a_i, b_i) are resampled together, i.e. the differences a_i - b_i. The generator
+    is seeded, so the interval is reproducible.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need at least 2 values per group, got {len(a)} and {len(b)}")
+    rng = np.random.default_rng(seed)
+    if paired:
+        if len(a) != len(b):
+            raise ValueError(f"paired samples must have the same length, got {len(a)} and {len(b)}")
+        difference = a - b
+        means = difference[rng.integers(0, len(a), (resamples, len(a)))].mean(axis=1)
+    else:
+        means = a[rng.integers(0, len(a), (resamples, len(a)))].mean(axis=1) - b[rng.integers(0, len(b), (resamples, len(b)))].mean(axis=1)
+    tail = (1 - level) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def t_test_power(effect_size: float, n: int, paired: bool = False, alpha: float = 0.05) -> float:
+    r"""Power of the two-sided t-test at level ``alpha`` for a standardised effect
+    ``effect_size`` = difference / sd with ``n`` runs per group (unpaired, equal sizes, sd the
+    common sd) or ``n`` pairs (paired, sd the sd of the differences):
+
+        power = P(|T| > t_{1-alpha/2, df}),   T ~ noncentral t(df, delta),
+        unpaired: df = 2n - 2, delta = effect_size sqrt(n/2);  paired: df = n - 1, delta = effect_size sqrt(n).
+    """
+    if n < 2:
+        raise ValueError(f"need n >= 2, got {n}")
+    df, delta = (n - 1, effect_size * np.sqrt(n)) if paired else (2 * n - 2, effect_size * np.sqrt(n / 2))
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(critical, df, delta) + stats.nct.cdf(-critical, df, delta))
+
+
+def runs_for_power(effect_size: float, paired: bool = False, alpha: float = 0.05, power: float = 0.8, most: int = 100000) -> int | None:
+    """The smallest n (runs per group, or pairs) at which ``t_test_power`` reaches ``power``;
+    None if not even ``most`` suffice (a zero or vanishing effect)."""
+    if not np.isfinite(effect_size) or effect_size == 0:
+        return None
+    effect = abs(effect_size)
+    low, high = 2, 2
+    while t_test_power(effect, high, paired, alpha) < power:
+        if high >= most:
+            return None
+        low, high = high, min(most, high * 2)
+    while low < high:
+        middle = (low + high) // 2
+        if t_test_power(effect, middle, paired, alpha) >= power:
+            high = middle
+        else:
+            low = middle + 1
+    return high
