@@ -103,3 +103,16 @@ def test_changed_data_never_reuses_a_run_and_new_seeds_reuse_old_ones(tmp_path):
     _run(store, [0, 1, 2], calls=calls)
     _run(store, [0, 1], data={**DATA, "n_train": DATA["n_train"] + 1}, calls=calls)
     assert calls == [[0, 1], [2], [0, 1]]
+
+
+def test_a_data_fraction_is_its_own_configuration():
+    """The low-data runs train on the first share of the training images, keep the validation
+    and test images, and never share a cache key with the full-data runs."""
+    full = table1.profile_setup("full")
+    tenth = table1.profile_setup("full", 0.1)
+    assert (tenth.n_train, tenth.n_valid, tenth.n_test) == (5000, full.n_valid, full.n_test)
+    identity = {"model": "S-VAE", "d": 2}
+    assert run_config(identity, full.protocol, full.data()) != run_config(identity, tenth.protocol, tenth.data())
+    assert table1.profile_setup("smoke", 0.01).n_train == table1.PROFILES["smoke"].protocol.schedule.batch_size
+    with pytest.raises(ValueError, match="fraction"):
+        table1.profile_setup("full", 0.0)

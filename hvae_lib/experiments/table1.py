@@ -122,6 +122,7 @@ def table1_runs(
     precision: str | None = None,
     runs: int | None = None,
     models: tuple[str, ...] | None = None,
+    fraction: float = 1.0,
 ) -> pd.DataFrame:
     """Train (or read from the cache) every run of Table 1; one row per run.
 
@@ -131,8 +132,10 @@ def table1_runs(
     test-set latent codes of Figure 2. ``precision`` overrides the profile's training precision
     (the float32 vs bfloat16 ablation); ``runs`` asks for the first ``runs`` seeds only and
     ``models`` for some of ``MODELS`` only (one unit of work of the ``full`` profile).
+    ``fraction`` trains on that share of the profile's training images (the first ones), with
+    the same validation and test images: the low-data regime of the critique.
     """
-    setup = PROFILES[profile]
+    setup = profile_setup(profile, fraction)
     protocol = setup.protocol
     if precision is not None:
         protocol = replace(protocol, schedule=replace(protocol.schedule, precision=precision))
@@ -152,10 +155,21 @@ def table1_runs(
     return pd.concat(frames, ignore_index=True)
 
 
-def stored_runs(profile: str) -> pd.DataFrame:
-    """The Table 1 runs of ``profile`` stored so far under its current protocol and data, read
-    from the cache without training anything (one row per run, as ``RunStore.frame``)."""
+def profile_setup(profile: str, fraction: float = 1.0) -> Table1Profile:
+    """``PROFILES[profile]`` with ``fraction`` of its training images (at least one batch)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     setup = PROFILES[profile]
+    if fraction == 1:
+        return setup
+    return replace(setup, n_train=max(setup.protocol.schedule.batch_size, round(setup.n_train * fraction)))
+
+
+def stored_runs(profile: str, fraction: float = 1.0) -> pd.DataFrame:
+    """The Table 1 runs of ``profile`` (trained on ``fraction`` of its training images) stored so
+    far under its current protocol and data, read from the cache without training anything (one
+    row per run, as ``RunStore.frame``)."""
+    setup = profile_setup(profile, fraction)
     frame = table1_store(profile).frame()
     if frame.empty or not {"protocol", "data"} <= set(frame.columns):
         return frame.iloc[0:0]
@@ -415,9 +429,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS))
     parser.add_argument("--runs", type=int)
     parser.add_argument("--precision", choices=("float32", "bfloat16"))
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the training images (the low-data regime)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    frame = table1_runs(args.profile, tuple(args.dims) if args.dims else None, args.precision, args.runs, tuple(args.models) if args.models else None)
+    frame = table1_runs(
+        args.profile, tuple(args.dims) if args.dims else None, args.precision, args.runs,
+        tuple(args.models) if args.models else None, args.fraction,
+    )
     print(frame[["model", "d", "run", "LL", "ELBO", "epochs", "best_epoch"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 
