@@ -26,13 +26,11 @@ def _changed(value):
         return value + 1
     if isinstance(value, tuple):
         return (*value, 8)
-    if value == "float32":
-        return "bfloat16"
-    if value == "bfloat16":
-        return "float32"
-    if value == "bernoulli":
-        return "gaussian"
-    return f"{value}-changed"
+    alternatives = {
+        "float32": "bfloat16", "bfloat16": "float32", "bernoulli": "gaussian",
+        "after_warmup": "weighted_loss", "dynamic": "fixed", "vmf": "wrapped_normal",
+    }
+    return alternatives.get(value, f"{value}-changed")
 
 
 @pytest.mark.parametrize("name", [f.name for f in fields(TrainingSchedule)])

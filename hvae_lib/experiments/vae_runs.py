@@ -22,7 +22,7 @@ import torch
 from hvae_lib.evaluation import evaluate_vae
 from hvae_lib.models.vae import VAE
 from hvae_lib.results import RunStore
-from hvae_lib.training.vae_training import TrainingOutcome, TrainingSchedule, train_ensemble
+from hvae_lib.training.vae_training import VALIDATION_BINARIZATION_SEED, TrainingOutcome, TrainingSchedule, train_ensemble
 
 TEST_BINARIZATION_SEED = 2018
 
@@ -36,11 +36,33 @@ class VAEProtocol:
     iwae_samples: int
     likelihood: str = "bernoulli"
     noise_scale: float = 1.0
+    binarization: str = "dynamic"
+    circle_sampler: str = "vmf"
+
+    def __post_init__(self):
+        if self.binarization not in BINARIZATIONS:
+            raise ValueError(f"binarization must be one of {BINARIZATIONS}, got {self.binarization!r}")
 
     def tag(self) -> str:
         """A short hash of the protocol, part of every run's key: a changed protocol never
-        reuses results computed under another."""
-        return _digest(asdict(self))
+        reuses results computed under another. Settings added after runs were cached
+        (``LATER_SETTINGS``) enter the hash only away from their defaults, so those runs keep
+        their keys."""
+        return _digest(_without_later_defaults(asdict(self)))
+
+
+# Binarisation of binary training data: "dynamic" draws every batch afresh from the run's
+# generator; "fixed" binarises the training images once with TRAIN_BINARIZATION_SEED, the same
+# sample for every run (the earlier reproduction's; kept to measure that defect).
+BINARIZATIONS = ("dynamic", "fixed")
+TRAIN_BINARIZATION_SEED = 2019
+LATER_SETTINGS = {"binarization": "dynamic", "circle_sampler": "vmf", "selection": "after_warmup"}
+
+
+def _without_later_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_later_defaults(v) for k, v in value.items() if not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}
+    return value
 
 
 def _digest(value: Any) -> str:
@@ -94,8 +116,9 @@ def run_vae(
 
     ``identity`` names the configuration (its keys and values appear in the table), ``data``
     describes the data (sizes, split seed: anything that changes them), both part of the key.
-    Binary data (``likelihood="bernoulli"``) are binarised dynamically for training; the test set
-    is binarised once with a fixed seed, the same for every model. Each run's validation ELBO per
+    Binary data (``likelihood="bernoulli"``) are binarised dynamically for training (once, with
+    ``TRAIN_BINARIZATION_SEED``, under ``protocol.binarization = "fixed"``); the test set is
+    binarised once with a fixed seed, the same for every model. Each run's validation ELBO per
     epoch is stored as its ``history.csv`` artifact. ``after_training`` runs on the trained
     ensemble before it is dropped (to store what later chapters need from the models).
     """
@@ -107,10 +130,13 @@ def run_vae(
         init, train, evaluation = zip(*(run_seeds(identity, seed) for seed in missing))
         model = VAE.from_seeds(
             train_x.shape[1], latent, d, init, hidden=protocol.hidden,
-            likelihood=protocol.likelihood, noise_scale=protocol.noise_scale,
+            likelihood=protocol.likelihood, noise_scale=protocol.noise_scale, circle_sampler=protocol.circle_sampler,
         ).to(target)
+        fixed = binary and protocol.binarization == "fixed"
+        images = binarize_once(train_x, TRAIN_BINARIZATION_SEED) if fixed else train_x
+        valid = binarize_once(valid_x, VALIDATION_BINARIZATION_SEED) if fixed else valid_x
         outcome = train_ensemble(
-            model, train_x.to(target), valid_x.to(target), protocol.schedule, binarize=binary,
+            model, images.to(target), valid.to(target), protocol.schedule, binarize=binary and not fixed,
             seeds=list(train), checkpoint=store.checkpoint_path(config, missing),
         )
         test = binarize_once(test_x) if binary else test_x

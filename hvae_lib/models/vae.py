@@ -30,6 +30,10 @@ from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
 
 LATENTS = ("normal", "vmf", "power_spherical")
 LIKELIHOODS = ("bernoulli", "gaussian")
+# "wrapped_normal": on the circle (vmf, d = 1), training draws z = (cos t, sin t) with
+# t = angle(mu) + eps / kappa, eps ~ N(0, 1), the earlier reproduction's stand-in for the vMF
+# sampler (its KL stays the vMF's); kept to measure that defect. Evaluation always uses the vMF.
+CIRCLE_SAMPLERS = ("vmf", "wrapped_normal")
 
 
 class VAE(nn.Module):
@@ -43,6 +47,8 @@ class VAE(nn.Module):
         runs: number of independent models held together.
         likelihood: "bernoulli" (logits) or "gaussian" (means, standard deviation ``noise_scale``).
         generator: seeds the initial parameters.
+        circle_sampler: "vmf", or "wrapped_normal" for ``rsample`` on the circle (see
+            ``CIRCLE_SAMPLERS``).
     """
 
     def __init__(
@@ -55,8 +61,14 @@ class VAE(nn.Module):
         likelihood: str = "bernoulli",
         noise_scale: float = 1.0,
         generator: torch.Generator | None = None,
+        circle_sampler: str = "vmf",
     ):
         super().__init__()
+        if circle_sampler not in CIRCLE_SAMPLERS:
+            raise ValueError(f"circle_sampler must be one of {CIRCLE_SAMPLERS}, got {circle_sampler!r}")
+        if circle_sampler != "vmf" and (latent != "vmf" or d != 1):
+            raise ValueError(f"the {circle_sampler!r} sampler is defined for a vmf latent on the circle (d = 1), got {latent!r}, d = {d}")
+        self.circle_sampler = circle_sampler
         if latent not in LATENTS:
             raise ValueError(f"latent must be one of {LATENTS}, got {latent!r}")
         if likelihood not in LIKELIHOODS:
@@ -131,6 +143,8 @@ class VAE(nn.Module):
     def rsample(self, q: Distribution, noise: Noise | None = None) -> torch.Tensor:
         """One reparameterised z ~ q per example; ``noise`` (e.g. one generator per run) says
         where its random numbers come from, torch's global generator by default."""
+        if self.circle_sampler == "wrapped_normal":
+            return self._wrapped_normal(q, noise)
         if noise is None:
             return q.rsample()
         if self.latent == "normal":
@@ -140,6 +154,17 @@ class VAE(nn.Module):
         if self.latent == "vmf":
             return q.rsample(noise=noise)
         raise NotImplementedError(f"per-run noise is not implemented for the {self.latent!r} posterior")
+
+    @staticmethod
+    def _wrapped_normal(q: Distribution, noise: Noise | None) -> torch.Tensor:
+        """z = (cos t, sin t), t = angle(mu) + eps / kappa, eps ~ N(0, 1) (see ``CIRCLE_SAMPLERS``)."""
+        shape = q.concentration.shape
+        if noise is None:
+            eps = torch.randn(shape, dtype=q.loc.dtype, device=q.loc.device)
+        else:
+            eps = noise.randn(noise.split(q.concentration.numel()), q.loc.dtype, q.loc.device).reshape(shape)
+        angle = torch.atan2(q.loc[..., 1], q.loc[..., 0]) + eps / q.concentration
+        return torch.stack([torch.cos(angle), torch.sin(angle)], dim=-1)
 
     def elbo_terms(self, x: torch.Tensor, noise: Noise | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample reconstruction term log p(x|z), z ~ q(z|x), and the analytic KL(q || p).

@@ -243,9 +243,10 @@ class FlatVAE:
     # Evaluation (float32 throughout).
 
     @torch.no_grad()
-    def elbo(self, x: torch.Tensor, noise: Noise, batch_size: int = 1000) -> torch.Tensor:
-        """The one-sample ELBO at beta = 1 averaged over the examples ``x`` (n, x_dim) shared by all
-        runs, per run, with the current parameters in float32."""
+    def elbo(self, x: torch.Tensor, noise: Noise, batch_size: int = 1000, beta: float = 1.0) -> torch.Tensor:
+        """The one-sample ELBO (log p(x|z) - beta KL, beta = 1 by default) averaged over the
+        examples ``x`` (n, x_dim) shared by all runs, per run, with the current parameters in
+        float32."""
         rows = self.parameters.detach()
         total = torch.zeros(self.runs, dtype=torch.float64, device=rows.device)
         for start in range(0, x.shape[0], batch_size):
@@ -264,5 +265,5 @@ class FlatVAE:
             else:
                 log_px = torch.distributions.Normal(out, self.model.noise_scale).log_prob(chunk).sum(-1)
             kl = torch.distributions.kl_divergence(q, self.model.prior())
-            total += (log_px - kl).double().sum(dim=1)
+            total += (log_px - beta * kl).double().sum(dim=1)
         return total / x.shape[0]
