@@ -111,6 +111,6 @@ def test_a_data_fraction_is_its_own_configuration():
     assert (tenth.n_train, tenth.n_valid, tenth.n_test) == (5000, full.n_valid, full.n_test)
     identity = {"model": "S-VAE", "d": 2}
     assert run_config(identity, full.protocol, full.data()) != run_config(identity, tenth.protocol, tenth.data())
-    assert table1.profile_setup("smoke", 0.01).n_train == table1.PROFILES["smoke"].protocol.schedule.batch_size
+    assert table1.profile_setup("smoke", 0.01).n_train == 5 * max(table1.PROFILES["smoke"].knn_labels)
     with pytest.raises(ValueError, match="fraction"):
         table1.profile_setup("full", 0.0)

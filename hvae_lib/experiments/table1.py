@@ -123,6 +123,7 @@ def table1_runs(
     runs: int | None = None,
     models: tuple[str, ...] | None = None,
     fraction: float = 1.0,
+    protocol: VAEProtocol | None = None,
 ) -> pd.DataFrame:
     """Train (or read from the cache) every run of Table 1; one row per run.
 
@@ -133,10 +134,11 @@ def table1_runs(
     (the float32 vs bfloat16 ablation); ``runs`` asks for the first ``runs`` seeds only and
     ``models`` for some of ``MODELS`` only (one unit of work of the ``full`` profile).
     ``fraction`` trains on that share of the profile's training images (the first ones), with
-    the same validation and test images: the low-data regime of the critique.
+    the same validation and test images: the low-data regime of the critique. ``protocol``
+    replaces the profile's (the critique's ablations of earlier code's settings).
     """
     setup = profile_setup(profile, fraction)
-    protocol = setup.protocol
+    protocol = protocol or setup.protocol
     if precision is not None:
         protocol = replace(protocol, schedule=replace(protocol.schedule, precision=precision))
     data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
@@ -156,24 +158,26 @@ def table1_runs(
 
 
 def profile_setup(profile: str, fraction: float = 1.0) -> Table1Profile:
-    """``PROFILES[profile]`` with ``fraction`` of its training images (at least one batch)."""
+    """``PROFILES[profile]`` with ``fraction`` of its training images, but at least one batch
+    and five times the largest K-NN label budget (so that every class has labels to draw)."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     setup = PROFILES[profile]
     if fraction == 1:
         return setup
-    return replace(setup, n_train=max(setup.protocol.schedule.batch_size, round(setup.n_train * fraction)))
+    floor = max(setup.protocol.schedule.batch_size, 5 * max(setup.knn_labels))
+    return replace(setup, n_train=min(setup.n_train, max(floor, round(setup.n_train * fraction))))
 
 
-def stored_runs(profile: str, fraction: float = 1.0) -> pd.DataFrame:
-    """The Table 1 runs of ``profile`` (trained on ``fraction`` of its training images) stored so
-    far under its current protocol and data, read from the cache without training anything (one
-    row per run, as ``RunStore.frame``)."""
+def stored_runs(profile: str, fraction: float = 1.0, protocol: VAEProtocol | None = None) -> pd.DataFrame:
+    """The Table 1 runs of ``profile`` (trained on ``fraction`` of its training images, under
+    ``protocol`` or the profile's) stored so far, read from the cache without training anything
+    (one row per run, as ``RunStore.frame``)."""
     setup = profile_setup(profile, fraction)
     frame = table1_store(profile).frame()
     if frame.empty or not {"protocol", "data"} <= set(frame.columns):
         return frame.iloc[0:0]
-    keys = run_config({}, setup.protocol, setup.data())
+    keys = run_config({}, protocol or setup.protocol, setup.data())
     return frame[(frame["protocol"] == keys["protocol"]) & (frame["data"] == keys["data"])]
 
 
