@@ -148,7 +148,7 @@ def _from_stats(name: str, comparison: str, s_mean, s_sd, n_mean, n_sd) -> dict:
         p = 0.0 if s_mean != n_mean else 1.0
     else:
         p = float(stats.ttest_ind_from_stats(s_mean, s_sd, PAPER_RUNS, n_mean, n_sd, PAPER_RUNS, equal_var=False).pvalue)
-    return {"table": name, "comparison": comparison, "S − N": f"{s_mean - n_mean:+.2f}", "± S / N": f"{s_sd:.2f} / {n_sd:.2f}", "p": p}
+    return {"table": name, "comparison": comparison, "S − N": f"{s_mean - n_mean:+.2f}", "paper's spread S / N": f"{s_sd:.2f} / {n_sd:.2f}", "p": p}
 
 
 def plus_minus_explanations(profile: str) -> pd.DataFrame:
@@ -164,7 +164,7 @@ def plus_minus_explanations(profile: str) -> pd.DataFrame:
             values = cell[metric]
             row = {
                 "dataset": dataset, "model": model, "metric": metric,
-                "paper ±": f"{paper.loc[(model, dataset), f'{metric} sd']:.1f}",
+                "paper's spread": f"{paper.loc[(model, dataset), f'{metric} sd']:.1f}",
                 "sd, own split per run": f"{values.std():.2f}",
                 "standard error": f"{values.std() / np.sqrt(len(values)):.2f}",
             }
@@ -179,9 +179,9 @@ def closest_explanation(profile: str) -> pd.DataFrame:
     """Per explanation: the median over cells of our value / the paper's ±, and how many cells
     lie within a factor 2 of it (cells where the paper reports ± 0.0 are left out)."""
     table = plus_minus_explanations(profile)
-    paper = table["paper ±"].astype(float)
+    paper = table["paper's spread"].astype(float)
     rows = []
-    for column in [c for c in table.columns if c != "paper ±"]:
+    for column in [c for c in table.columns if c != "paper's spread"]:
         values = pd.to_numeric(table[column], errors="coerce")
         keep = (paper > 0) & values.notna()
         if not keep.any():
@@ -194,3 +194,17 @@ def closest_explanation(profile: str) -> pd.DataFrame:
             "cells within 2x": f"{int(((ratio >= 0.5) & (ratio <= 2)).sum())} of {int(keep.sum())}",
         })
     return pd.DataFrame(rows).set_index("explanation")
+
+
+def plus_minus_verdict(profile: str) -> str:
+    """The explanation of the paper's ± that fits best, in words (closest median ratio to 1)."""
+    table = closest_explanation(profile)
+    ratios = pd.to_numeric(table["ours / paper (median)"], errors="coerce").dropna()
+    if ratios.empty:
+        return "None of the explanations has been run yet."
+    best = (np.log(ratios)).abs().idxmin()
+    row = table.loc[best]
+    return (
+        f"The explanation that fits best is **{best}**: our value is {row['ours / paper (median)']} times the paper's ± "
+        f"(median over cells), and {row['cells within 2x']} cells lie within a factor 2 of it."
+    )
