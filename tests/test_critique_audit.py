@@ -26,6 +26,7 @@ def test_circle_table_matches_monte_carlo_circular_sd(kappa):
 
 def test_register_without_runs_says_what_is_not_measured(tmp_path, monkeypatch):
     monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(critique_audit, "table1_models", lambda profile: critique_audit.stored_runs("smoke"))
     register = critique_audit.register("smoke")
     assert len(register) == 15
     assert not register.isna().to_numpy().any()

@@ -12,14 +12,14 @@ from __future__ import annotations
 import pandas as pd
 
 from hvae_lib.experiments import table1, table2, table4
-from hvae_lib.experiments.critique_audit import MODEL_PROFILE
+from hvae_lib.experiments.critique_audit import MODEL_PROFILE, table1_models
 
 
 def _sources(profile: str) -> list[tuple[str, pd.DataFrame]]:
     """(profile, runs) pairs that cover Table 1's dimensions: the paper-scale runs where a d has
     two runs of each family, the profile's own runs for the rest."""
     scale = MODEL_PROFILE[profile]
-    full = table1.stored_runs(scale)
+    full = table1_models(profile)
     counts = full.groupby(["d", "model"]).size().unstack(fill_value=0) if not full.empty else pd.DataFrame()
     ready = [d for d in counts.index if (counts.loc[d] >= 2).all() and len(counts.columns) == 2]
     sources = [(scale, full[full["d"].isin(ready)])] if ready else []

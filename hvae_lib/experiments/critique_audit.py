@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_store
+from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_runs, table1_store
 from hvae_lib.experiments.vae_runs import run_config
 from hvae_lib.special.earlier_code import approximate_bessel_ratio, largest_finite_float32_dimension
 
@@ -34,12 +34,20 @@ LABELLED = (100, 600, 1000)
 UNLABELLED = 50000
 
 
+def table1_models(profile: str) -> pd.DataFrame:
+    """The Table 1 runs the critique reads (one row per run): under ``smoke`` and ``full`` the
+    profile's own, trained where missing; under ``cpu`` the paper-scale runs stored so far
+    (training them is the ``full`` profile's work, hours here)."""
+    source = MODEL_PROFILE[profile]
+    return table1_runs(source) if source == profile else stored_runs(source)
+
+
 def _artifacts(profile: str, name: str) -> pd.DataFrame:
     """One row per stored Table 1 run of ``MODEL_PROFILE[profile]``: model, d, run and the
     path of its artifact ``name`` (``exists`` says whether the run stored it)."""
     source = MODEL_PROFILE[profile]
     setup, store = PROFILES[source], table1_store(source)
-    runs = stored_runs(source)
+    runs = table1_models(profile)
     rows = []
     for model, d, run in (runs[["model", "d", "run"]].itertuples(index=False) if not runs.empty else ()):
         path = store.artifact_path(run_config({"model": model, "d": int(d)}, setup.protocol, setup.data()), int(run), name)

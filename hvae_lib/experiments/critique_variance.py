@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import stats
 
 from hvae_lib.experiments import table1, table2, table4
-from hvae_lib.experiments.critique_audit import MODEL_PROFILE
+from hvae_lib.experiments.critique_audit import MODEL_PROFILE, table1_models
 from hvae_lib.experiments.randomness_designs import DESIGNS, design_runs
 from hvae_lib.stats import bootstrap_mean_difference, holm, runs_for_power
 
@@ -70,9 +70,9 @@ def _finish(rows: list[dict], index: list[str]) -> pd.DataFrame:
 
 def table1_cells(profile: str, metrics: tuple[str, ...] = ("LL", "RE")) -> pd.DataFrame:
     """Table 1's comparisons (LL and RE at every d with at least 2 runs of both families)."""
-    runs = table1.stored_runs(MODEL_PROFILE[profile])
+    runs = table1_models(profile)
     rows = []
-    for d, group in runs.groupby("d"):
+    for d, group in (runs.groupby("d") if not runs.empty else ()):
         for metric in metrics:
             s = group.loc[group["model"] == "S-VAE", metric].to_numpy()
             n = group.loc[group["model"] == "N-VAE", metric].to_numpy()
@@ -87,7 +87,7 @@ def table2_cells(profile: str) -> pd.DataFrame:
     """Table 2's comparisons: 1-NN accuracy per (d, labels), one value per trained model (its
     mean over the shared label draws)."""
     source = MODEL_PROFILE[profile]
-    knn = table2.table2_runs(source, train=False) if not table1.stored_runs(source).empty else pd.DataFrame()
+    knn = table2.table2_runs(source, train=False) if not table1_models(profile).empty else pd.DataFrame()
     if knn.empty:
         return _none("d", "labels")
     data = table2._headline(knn)
