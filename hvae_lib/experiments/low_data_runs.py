@@ -62,21 +62,39 @@ def defect_cells(defect: str, dims: tuple[int, ...] = DEFECT_DIMS) -> list[tuple
     return [(model, d) for d in dims for model in table1.MODELS]
 
 
-def low_data_runs(profile: str, fraction: float, dims: tuple[int, ...] | None = None, models: tuple[str, ...] | None = None, runs: int | None = None) -> pd.DataFrame:
-    """Train (or read) the profile's Table 1 runs on ``fraction`` of the training images."""
-    return table1.table1_runs(profile, dims, runs=runs, models=models, fraction=fraction)
+def low_data_runs(
+    profile: str, fraction: float, dims: tuple[int, ...] | None = None, models: tuple[str, ...] | None = None,
+    runs: int | None = None, train: bool = True,
+) -> pd.DataFrame:
+    """Train (or read) the profile's Table 1 runs on ``fraction`` of the training images; with
+    ``train=False`` only the runs stored so far."""
+    if train:
+        return table1.table1_runs(profile, dims, runs=runs, models=models, fraction=fraction)
+    return _select(table1.stored_runs(profile, fraction), dims, models)
 
 
-def defect_runs(profile: str, defect: str, dims: tuple[int, ...] = DEFECT_DIMS, runs: int | None = None) -> pd.DataFrame:
-    """Train (or read) the runs of one defect on ``DEFECT_FRACTION`` of the training images;
-    ``d`` in the table is the reproduction's (the S^(d-1) rows were trained at d - 1)."""
+def _select(frame: pd.DataFrame, dims: tuple[int, ...] | None, models: tuple[str, ...] | None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    keep = frame["d"].isin(dims) if dims else True
+    return frame[keep & (frame["model"].isin(models) if models else True)]
+
+
+def defect_runs(profile: str, defect: str, dims: tuple[int, ...] = DEFECT_DIMS, runs: int | None = None, train: bool = True) -> pd.DataFrame:
+    """Train (or read; with ``train=False`` only those stored so far) the runs of one defect on
+    ``DEFECT_FRACTION`` of the training images; ``d`` in the table is the reproduction's (the
+    S^(d-1) rows were trained at d - 1)."""
     protocol = defect_protocol(profile, defect)
     frames = []
     for model, trained_d in defect_cells(defect, dims):
-        frame = table1.table1_runs(profile, (trained_d,), runs=runs, models=(model,), fraction=DEFECT_FRACTION, protocol=protocol)
+        if train:
+            frame = table1.table1_runs(profile, (trained_d,), runs=runs, models=(model,), fraction=DEFECT_FRACTION, protocol=protocol)
+        else:
+            frame = _select(table1.stored_runs(profile, DEFECT_FRACTION, protocol), (trained_d,), (model,))
         shown = trained_d + 1 if defect in ("S^(d-1) latent", "wrapped Gaussian") else trained_d
         frames.append(frame.assign(defect=defect, trained_d=trained_d, d=shown))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["model", "d", "run", "defect", "trained_d"])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,345 @@
+"""The critique's low-data chapter: does the S-VAE's advantage depend on how much data there is?
+
+The earlier reproduction trained on a tenth of MNIST and explained where it disagreed with the
+paper by the low-data regime: "the N-VAE suffers posterior collapse with less data". Here both
+families are trained under Table 1's protocol on 100%, 30% and 10% of the 50k training images
+(``low_data_runs.FRACTIONS``; the same validation and test images, early stopping, IWAE-500,
+Table 2's K-NN) and compared per d and training-set size:
+
+- the S - N difference in test LL and in 1-NN accuracy, with 95% bootstrap intervals and
+  Welch's test (independent models), Holm-corrected within each table;
+- posterior-collapse indicators per family: active units (Burda et al. 2016: latent
+  coordinates with Var_x E_q[z | x] > 0.01), KL per latent dimension (total KL / d; the vMF's
+  KL does not split over coordinates) and, for the S-VAE, the test-set kappa quantiles;
+- the earlier reproduction's Table 2 reversals at d <= 5 against clean 10% runs, and against
+  each of its defects alone (``low_data_runs.DEFECTS`` trained; its K-NN settings from every
+  run's ``knn_variants.csv``).
+
+The models are those of ``critique_audit.MODEL_PROFILE[profile]``: the ``cpu`` profile reads the
+paper-scale runs stored so far, ``smoke`` and ``full`` train their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from hvae_lib.experiments import low_data_runs as low_data
+from hvae_lib.experiments import table1
+from hvae_lib.experiments.critique_audit import MODEL_PROFILE
+from hvae_lib.experiments.table2 import _headline
+from hvae_lib.experiments.vae_runs import VAEProtocol, run_config
+from hvae_lib.plotting import COLORS
+from hvae_lib.stats import bootstrap_mean_difference, holm
+
+FULL_DATA = 1.0
+FAMILY_COLORS = {"N-VAE": COLORS["normal"], "S-VAE": COLORS["vmf"]}
+# The earlier reproduction's Table 2 (slides, "Exp. 4": 5 runs, 10% of the training set):
+# 1-NN accuracy (%), mean and sd, per (d, labels).
+EARLIER_TABLE2 = pd.DataFrame(
+    [
+        (2, 100, 57.2, 3.6, 50.8, 4.9), (2, 600, 57.7, 2.7, 47.6, 6.2), (2, 1000, 56.1, 1.7, 41.4, 12.8),
+        (5, 100, 71.8, 2.1, 66.9, 1.3), (5, 600, 79.9, 1.6, 77.4, 1.3), (5, 1000, 80.2, 0.9, 78.4, 0.7),
+        (10, 100, 70.3, 2.2, 72.0, 1.6), (10, 600, 83.7, 0.7, 84.9, 0.3), (10, 1000, 86.7, 1.3, 86.4, 0.5),
+        (20, 100, 66.9, 2.5, 69.0, 1.3), (20, 600, 85.4, 0.3, 87.2, 0.5), (20, 1000, 87.7, 0.6, 89.3, 0.4),
+        (40, 100, 65.8, 0.9, 69.7, 2.0), (40, 600, 83.1, 0.4, 87.4, 0.4), (40, 1000, 85.7, 0.5, 89.0, 0.4),
+    ],
+    columns=["d", "labels", "N-VAE", "N-VAE sd", "S-VAE", "S-VAE sd"],
+).set_index(["d", "labels"])
+
+
+def _source(profile: str) -> tuple[str, bool]:
+    """The profile whose models are read and whether they are trained here."""
+    source = MODEL_PROFILE[profile]
+    return source, source == profile
+
+
+def fraction_runs(profile: str) -> pd.DataFrame:
+    """One row per Table 1 run at every training-set size: model, d, run, LL, ..., fraction,
+    ``images`` (training images), and its collapse statistics (``active units``, ``KL / d``,
+    ``kappa q10``, ``kappa median``, ``kappa q90``). Sizes that the profile's floor makes equal
+    (``table1.profile_setup``) appear once, under the largest fraction."""
+    source, train = _source(profile)
+    frames, seen = [], set()
+    for fraction in (FULL_DATA, *sorted(low_data.FRACTIONS, reverse=True)):
+        images = table1.profile_setup(source, fraction).n_train
+        if images in seen:
+            continue
+        seen.add(images)
+        runs = low_data.low_data_runs(source, fraction, train=train)
+        if not runs.empty:
+            frames.append(_with_latent_stats(runs, source, fraction).assign(fraction=fraction, images=images))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _artifact(source: str, fraction: float, protocol: VAEProtocol | None, model: str, trained_d: int, run: int, name: str):
+    setup = table1.profile_setup(source, fraction)
+    config = run_config({"model": model, "d": int(trained_d)}, protocol or setup.protocol, setup.data())
+    return table1.table1_store(source).artifact_path(config, int(run), name)
+
+
+def _with_latent_stats(runs: pd.DataFrame, source: str, fraction: float, protocol: VAEProtocol | None = None) -> pd.DataFrame:
+    rows = []
+    for row in runs.itertuples(index=False):
+        trained_d = getattr(row, "trained_d", row.d)
+        path = _artifact(source, fraction, protocol, row.model, trained_d, row.run, "latent_stats.json")
+        found = json.loads(path.read_text()) if path.exists() else {}
+        rows.append({
+            "active units": found.get("active_units", np.nan), "z dim": found.get("z_dim", np.nan),
+            "KL / d": row.KL / trained_d, "kappa q10": found.get("kappa_q10", np.nan),
+            "kappa median": found.get("kappa_median", np.nan), "kappa q90": found.get("kappa_q90", np.nan),
+        })
+    return pd.concat([runs.reset_index(drop=True), pd.DataFrame(rows, index=range(len(runs)))], axis=1)
+
+
+def _knn(runs: pd.DataFrame, source: str, fraction: float, protocol: VAEProtocol | None = None, name: str = "knn.csv") -> pd.DataFrame:
+    """The stored K-NN accuracies of ``runs`` (``knn.csv``, or the earlier code's settings in
+    ``knn_variants.csv``), one row per (model, d, run, labels, draw, ...)."""
+    frames = []
+    for row in runs.itertuples(index=False):
+        trained_d = getattr(row, "trained_d", row.d)
+        path = _artifact(source, fraction, protocol, row.model, trained_d, row.run, name)
+        if path.exists():
+            frames.append(pd.read_csv(path).assign(model=row.model, d=int(row.d), run=int(row.run)))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def fraction_knn(profile: str) -> pd.DataFrame:
+    """Table 2's headline 1-NN accuracy (per run: the mean over its label draws) at every
+    training-set size of ``fraction_runs``: model, d, run, labels, accuracy, fraction, images."""
+    source, _ = _source(profile)
+    runs = fraction_runs(profile)
+    frames = []
+    for (fraction, images), group in (runs.groupby(["fraction", "images"]) if not runs.empty else ()):
+        knn = _knn(group, source, fraction)
+        if not knn.empty:
+            per_run = _headline(knn).groupby(["model", "d", "run", "labels"], as_index=False)["accuracy"].mean()
+            frames.append(per_run.assign(fraction=fraction, images=images))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _difference(s: np.ndarray, n: np.ndarray) -> dict:
+    low, high = bootstrap_mean_difference(s, n)
+    return {
+        "runs": f"{len(n)} + {len(s)}", "N-VAE": f"{n.mean():.2f} ± {n.std(ddof=1):.2f}", "S-VAE": f"{s.mean():.2f} ± {s.std(ddof=1):.2f}",
+        "S − N": f"{s.mean() - n.mean():+.2f}", "95% interval": f"[{low:+.2f}, {high:+.2f}]",
+        "p": float(stats.ttest_ind(s, n, equal_var=False).pvalue),
+    }
+
+
+def _finish(rows: list[dict], index: list[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({**{name: ["all"] for name in index}, "measured": ["no stored runs yet"]}).set_index(index)
+    table = pd.DataFrame(rows)
+    table["p (Holm)"] = holm(table["p"].to_numpy())
+    for column in ("p", "p (Holm)"):
+        table[column] = table[column].map(lambda v: f"{v:.2g}")
+    return table.set_index(index)
+
+
+def ll_difference_table(profile: str) -> pd.DataFrame:
+    """Per (d, training images): test LL of both families (mean ± sd over runs), S - N with its
+    95% bootstrap interval, Welch's p and Holm's correction over the table."""
+    runs = fraction_runs(profile)
+    rows = []
+    for (d, images), cell in (runs.groupby(["d", "images"]) if not runs.empty else ()):
+        s, n = (cell.loc[cell["model"] == m, "LL"].to_numpy() for m in ("S-VAE", "N-VAE"))
+        if min(len(s), len(n)) >= 2:
+            rows.append({"d": int(d), "training images": int(images), **_difference(s, n)})
+    return _finish(rows, ["d", "training images"])
+
+
+def knn_difference_table(profile: str, labels: int = 100) -> pd.DataFrame:
+    """Per (d, training images): 1-NN accuracy (%) with ``labels`` labels (per model, the mean
+    over the shared label draws; mean ± sd over models), S - N with its 95% bootstrap interval,
+    Welch's p and Holm's correction over the table."""
+    knn = fraction_knn(profile)
+    rows = []
+    if not knn.empty:
+        knn = knn[knn["labels"] == labels]
+        for (d, images), cell in knn.groupby(["d", "images"]):
+            s, n = (cell.loc[cell["model"] == m, "accuracy"].to_numpy() for m in ("S-VAE", "N-VAE"))
+            if min(len(s), len(n)) >= 2:
+                rows.append({"d": int(d), "training images": int(images), **_difference(s, n)})
+    return _finish(rows, ["d", "training images"])
+
+
+def collapse_table(profile: str) -> pd.DataFrame:
+    """Per (d, training images, model): active units of the latent's coordinates, KL per latent
+    dimension and, for the S-VAE, the test-set kappa quantiles (median over runs); the epoch
+    early stopping selected."""
+    runs = fraction_runs(profile)
+    rows = []
+    for (d, images, model), cell in (runs.groupby(["d", "images", "model"]) if not runs.empty else ()):
+        measured = cell.dropna(subset=["active units"])
+        rows.append({
+            "d": int(d), "training images": int(images), "model": model, "runs": len(cell),
+            "active units": f"{measured['active units'].mean():.1f} of {int(measured['z dim'].iloc[0])}" if len(measured) else "not stored",
+            "KL / d (nats)": f"{cell['KL / d'].mean():.2f} ± {cell['KL / d'].std(ddof=1):.2f}" if len(cell) > 1 else f"{cell['KL / d'].mean():.2f}",
+            "kappa median (q10 to q90)": (
+                f"{measured['kappa median'].median():.0f} ({measured['kappa q10'].median():.0f} to {measured['kappa q90'].median():.0f})"
+                if model == "S-VAE" and len(measured) else ""
+            ),
+            "selected epoch": f"{cell['best_epoch'].min():.0f} to {cell['best_epoch'].max():.0f}",
+        })
+    if not rows:
+        return _finish([], ["d", "training images", "model"])
+    return pd.DataFrame(rows).set_index(["d", "training images", "model"])
+
+
+def collapse_verdict(profile: str) -> pd.DataFrame:
+    """The low-data hypothesis per d: does the N-VAE lose active units or KL per dimension when
+    trained on the smallest share rather than all the training images, and does the S - N
+    difference in LL grow? ``collapse`` is "yes" where the N-VAE has at least one active unit
+    fewer on average with less data."""
+    runs = fraction_runs(profile)
+    if runs.empty or runs["images"].nunique() < 2:
+        return _finish([], ["d"])
+    largest, smallest = runs["images"].max(), runs["images"].min()
+    rows = []
+    for d, cell in runs.groupby("d"):
+        sizes = {size: cell[cell["images"] == size] for size in (largest, smallest)}
+        if any(group["model"].nunique() < 2 for group in sizes.values()):
+            continue
+        normal = {size: group[group["model"] == "N-VAE"] for size, group in sizes.items()}
+        gap = {size: group.loc[group["model"] == "S-VAE", "LL"].mean() - group.loc[group["model"] == "N-VAE", "LL"].mean() for size, group in sizes.items()}
+        lost = normal[largest]["active units"].mean() - normal[smallest]["active units"].mean()
+        rows.append({
+            "d": int(d),
+            f"N-VAE active units, {largest} images": f"{normal[largest]['active units'].mean():.1f}",
+            f"N-VAE active units, {smallest} images": f"{normal[smallest]['active units'].mean():.1f}",
+            f"N-VAE KL / d, {largest} images": f"{normal[largest]['KL / d'].mean():.2f}",
+            f"N-VAE KL / d, {smallest} images": f"{normal[smallest]['KL / d'].mean():.2f}",
+            f"S − N LL, {largest} images": f"{gap[largest]:+.2f}",
+            f"S − N LL, {smallest} images": f"{gap[smallest]:+.2f}",
+            "N-VAE collapses with less data": "yes" if lost >= 1 else "no",
+        })
+    return pd.DataFrame(rows).set_index("d") if rows else _finish([], ["d"])
+
+
+def defect_runs(profile: str) -> pd.DataFrame:
+    """Every stored (or, under ``smoke`` and ``full``, trained) run of the earlier
+    reproduction's defects, one row per run with ``defect``, the reproduction's ``d`` and the
+    ``trained_d``."""
+    source, train = _source(profile)
+    frames = [low_data.defect_runs(source, defect, train=train) for defect in low_data.DEFECTS]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _setting_knn(profile: str) -> dict[str, pd.DataFrame]:
+    """Per setting (clean, each trained defect, each K-NN setting of the earlier code): the
+    per-run 1-NN (or its K-NN) accuracy on ``DEFECT_FRACTION`` of the data, one row per
+    (model, d, run, labels). A defect that concerns one family pairs it with the other family's
+    clean runs."""
+    source, train = _source(profile)
+    clean_runs = low_data.low_data_runs(source, low_data.DEFECT_FRACTION, dims=low_data.DEFECT_DIMS, train=train)
+    if clean_runs.empty:
+        return {}
+    clean = _headline(_knn(clean_runs, source, low_data.DEFECT_FRACTION))
+    per_run = lambda knn: knn.groupby(["model", "d", "run", "labels"], as_index=False)["accuracy"].mean()
+    settings = {"clean (this book's code)": per_run(clean)}
+    defects = defect_runs(profile)
+    for defect, runs in (defects.groupby("defect", sort=False) if not defects.empty else ()):
+        knn = _knn(runs, source, low_data.DEFECT_FRACTION, low_data.defect_protocol(source, defect))
+        if knn.empty:
+            continue
+        knn = per_run(_headline(knn))
+        others = settings["clean (this book's code)"]
+        others = others[~others["model"].isin(knn["model"].unique())]
+        settings[defect] = pd.concat([knn, others], ignore_index=True)
+    variants = _knn(clean_runs, source, low_data.DEFECT_FRACTION, name="knn_variants.csv")
+    for variant, group in (variants.groupby("variant", sort=False) if not variants.empty else ()):
+        if variant != "this book's protocol":
+            settings[variant] = per_run(group)
+    return settings
+
+
+def reversal_table(profile: str) -> pd.DataFrame:
+    """The earlier reproduction's reversals at d <= 5 (the N-VAE classifying better): per
+    (d, labels), its S - N 1-NN accuracy next to ours on ``DEFECT_FRACTION`` of the data with
+    correct code and with each of its defects alone (the mean over runs; a star where Welch's
+    test, Holm-corrected over the table, finds the N-VAE better at 0.05)."""
+    settings = _setting_knn(profile)
+    cells = []
+    for setting, knn in settings.items():
+        for (d, labels), cell in knn.groupby(["d", "labels"]):
+            s, n = (cell.loc[cell["model"] == m, "accuracy"].to_numpy() for m in ("S-VAE", "N-VAE"))
+            if min(len(s), len(n)) >= 2:
+                p = stats.ttest_ind(s, n, equal_var=False, alternative="less").pvalue
+                cells.append({"d": int(d), "labels": int(labels), "setting": setting, "difference": s.mean() - n.mean(), "p": float(p)})
+    if not cells:
+        return _finish([], ["d", "labels"])
+    frame = pd.DataFrame(cells)
+    frame["p (Holm)"] = holm(frame["p"].fillna(1.0).to_numpy())
+    frame["shown"] = [f"{v:+.1f}{'*' if q < 0.05 else ''}" for v, q in zip(frame["difference"], frame["p (Holm)"])]
+    table = frame.pivot(index=["d", "labels"], columns="setting", values="shown")[list(dict.fromkeys(frame["setting"]))].fillna("not run")
+    earlier = EARLIER_TABLE2["S-VAE"] - EARLIER_TABLE2["N-VAE"]
+    table.insert(0, "earlier reproduction", [f"{earlier.loc[key]:+.1f}" if key in earlier.index else "" for key in table.index])
+    return table
+
+
+def spread_at(profile: str, d: int = 2, labels: int = 1000) -> pd.DataFrame:
+    """The S-VAE's 1-NN accuracy at (d, labels) on ``DEFECT_FRACTION`` of the data under every
+    setting: mean ± sd over runs (each run the mean over its label draws), against the earlier
+    reproduction's 41.4 ± 12.8 at d = 2 with 1000 labels."""
+    rows = []
+    for setting, knn in _setting_knn(profile).items():
+        values = knn.loc[(knn["model"] == "S-VAE") & (knn["d"] == d) & (knn["labels"] == labels), "accuracy"]
+        if len(values) >= 2:
+            rows.append({"setting": setting, "runs": len(values), "S-VAE 1-NN accuracy (%)": f"{values.mean():.1f} ± {values.std(ddof=1):.1f}"})
+    if (d, labels) in EARLIER_TABLE2.index:
+        earlier = EARLIER_TABLE2.loc[(d, labels)]
+        rows.insert(0, {"setting": "earlier reproduction", "runs": 5, "S-VAE 1-NN accuracy (%)": f"{earlier['S-VAE']:.1f} ± {earlier['S-VAE sd']:.1f}"})
+    return pd.DataFrame(rows).set_index("setting") if rows else _finish([], ["setting"])
+
+
+def difference_figure(profile: str, labels: int = 100) -> plt.Figure:
+    """S - N against the number of training images, per d: test LL (left) and 1-NN accuracy
+    with ``labels`` labels (right), the mean with its 95% bootstrap interval."""
+    runs, knn = fraction_runs(profile), fraction_knn(profile)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    panels = ((axes[0], runs, "LL", "S − N test log-likelihood (nats)"), (axes[1], knn[knn["labels"] == labels] if not knn.empty else knn, "accuracy", f"S − N 1-NN accuracy, {labels} labels (points)"))
+    for ax, frame, value, label in panels:
+        for i, (d, group) in enumerate(frame.groupby("d") if not frame.empty else ()):
+            points = []
+            for images, cell in group.groupby("images"):
+                s, n = (cell.loc[cell["model"] == m, value].to_numpy() for m in ("S-VAE", "N-VAE"))
+                if min(len(s), len(n)) >= 2:
+                    points.append((images, s.mean() - n.mean(), *bootstrap_mean_difference(s, n)))
+            if points:
+                x, mean, low, high = map(np.array, zip(*points))
+                ax.errorbar(x * (1 + 0.03 * (i - 2)), mean, yerr=[mean - low, high - mean], marker="o", capsize=3, label=f"d = {d}")
+        ax.axhline(0, color="0.3", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("training images")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize=9)
+    return fig
+
+
+def collapse_figure(profile: str) -> plt.Figure:
+    """Collapse indicators against the number of training images: the share of active latent
+    coordinates (left) and the KL per latent dimension (right), per family and d (mean over
+    runs)."""
+    runs = fraction_runs(profile)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    markers = dict(zip(sorted(runs["d"].unique()) if not runs.empty else (), "osD^v"))
+    for (model, d), group in (runs.groupby(["model", "d"]) if not runs.empty else ()):
+        means = group.groupby("images")[["active units", "z dim", "KL / d"]].mean()
+        style = dict(color=FAMILY_COLORS[model], marker=markers[d], label=f"{model}, d = {d}")
+        axes[0].plot(means.index, means["active units"] / means["z dim"], **style)
+        axes[1].plot(means.index, means["KL / d"], **style)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("training images")
+    axes[0].set_ylabel("active latent coordinates (share)")
+    axes[0].set_ylim(0, 1.05)
+    axes[1].set_ylabel("KL per latent dimension (nats)")
+    axes[1].set_yscale("log")
+    axes[1].legend(fontsize=8, ncol=2)
+    return fig

@@ -1,0 +1,108 @@
+"""The low-data chapter's tables, on synthetic stored runs (their statistics against scipy) and
+on an empty results store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from hvae_lib.experiments import critique_low_data as low
+from hvae_lib.stats import holm
+
+
+def _runs(seed: int = 0) -> pd.DataFrame:
+    """Five runs per (model, d, size): the S-VAE 2 nats better at 50k images and 4 at 5k; the
+    N-VAE loses two active units at d = 5 with 5k images."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for images, fraction in ((50000, 1.0), (5000, 0.1)):
+        for d in (2, 5):
+            for model in ("N-VAE", "S-VAE"):
+                for run in range(5):
+                    gain = (2.0 if images == 50000 else 4.0) if model == "S-VAE" else 0.0
+                    active = d - 2 if (model == "N-VAE" and d == 5 and images == 5000) else d
+                    rows.append({
+                        "model": model, "d": d, "run": run, "LL": -100.0 + gain + rng.normal(0, 0.5), "KL": 3.0 * d,
+                        "best_epoch": 300 + run, "fraction": fraction, "images": images, "active units": active,
+                        "z dim": d + (model == "S-VAE"), "KL / d": 3.0, "kappa q10": 10.0, "kappa median": 20.0, "kappa q90": 30.0,
+                    })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def synthetic(monkeypatch):
+    runs = _runs()
+    monkeypatch.setattr(low, "fraction_runs", lambda profile: runs)
+    return runs
+
+
+def test_ll_difference_matches_welch_and_holm(synthetic):
+    table = low.ll_difference_table("cpu")
+    p = []
+    for (d, images), cell in synthetic.groupby(["d", "images"]):
+        s = cell.loc[cell["model"] == "S-VAE", "LL"].to_numpy()
+        n = cell.loc[cell["model"] == "N-VAE", "LL"].to_numpy()
+        p.append(stats.ttest_ind(s, n, equal_var=False).pvalue)
+        row = table.loc[(d, images)]
+        assert row["S − N"] == f"{s.mean() - n.mean():+.2f}"
+        assert row["p"] == f"{p[-1]:.2g}"
+        low_end, high_end = (float(v) for v in row["95% interval"].strip("[]").split(", "))
+        assert low_end < s.mean() - n.mean() < high_end
+    assert list(table["p (Holm)"]) == [f"{v:.2g}" for v in holm(p)]
+
+
+def test_collapse_verdict_flags_lost_units(synthetic):
+    verdict = low.collapse_verdict("cpu")
+    assert verdict.loc[2, "N-VAE collapses with less data"] == "no"
+    assert verdict.loc[5, "N-VAE collapses with less data"] == "yes"
+    assert verdict.loc[5, "N-VAE active units, 5000 images"] == "3.0"
+    cell = synthetic[(synthetic["d"] == 2) & (synthetic["images"] == 5000)]
+    gap = cell.loc[cell["model"] == "S-VAE", "LL"].mean() - cell.loc[cell["model"] == "N-VAE", "LL"].mean()
+    assert verdict.loc[2, "S − N LL, 5000 images"] == f"{gap:+.2f}"
+
+
+def test_collapse_table_reads_kappa_for_the_s_vae_only(synthetic):
+    table = low.collapse_table("cpu")
+    assert table.loc[(5, 5000, "N-VAE"), "active units"] == "3.0 of 5"
+    assert table.loc[(5, 5000, "S-VAE"), "kappa median (q10 to q90)"] == "20 (10 to 30)"
+    assert table.loc[(5, 5000, "N-VAE"), "kappa median (q10 to q90)"] == ""
+    assert table.loc[(2, 50000, "N-VAE"), "selected epoch"] == "300 to 304"
+
+
+def test_reversal_table_stars_only_a_significant_n_vae_advantage(monkeypatch):
+    rng = np.random.default_rng(1)
+    rows = []
+    for d, s_minus_n in ((2, -10.0), (5, 0.5)):
+        for model in ("N-VAE", "S-VAE"):
+            for run in range(5):
+                rows.append({"model": model, "d": d, "run": run, "labels": 100, "accuracy": 60 + (s_minus_n if model == "S-VAE" else 0) + rng.normal(0, 1)})
+    monkeypatch.setattr(low, "_setting_knn", lambda profile: {"clean (this book's code)": pd.DataFrame(rows)})
+    table = low.reversal_table("cpu")
+    assert table.loc[(2, 100), "clean (this book's code)"].endswith("*")
+    assert not table.loc[(5, 100), "clean (this book's code)"].endswith("*")
+    assert table.loc[(2, 100), "earlier reproduction"] == "-6.4"
+
+
+def test_fraction_runs_lists_sizes_the_floor_merges_once(monkeypatch, tmp_path):
+    """Under ``smoke`` 30% and 10% of 600 images both become the floor of 500 images."""
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    asked = []
+
+    def fake(profile, fraction, dims=None, models=None, runs=None, train=True):
+        asked.append(fraction)
+        return pd.DataFrame({"model": ["N-VAE"], "d": [2], "run": [0], "LL": [-1.0], "KL": [2.0], "best_epoch": [1]})
+
+    monkeypatch.setattr(low.low_data, "low_data_runs", fake)
+    runs = low.fraction_runs("smoke")
+    assert asked == [1.0, 0.3]
+    assert sorted(runs["images"]) == [500, 600]
+    assert runs["active units"].isna().all()  # no artifact stored in the empty store
+
+
+def test_empty_store_says_nothing_is_stored(monkeypatch, tmp_path):
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    for make in (low.ll_difference_table, low.knn_difference_table, low.collapse_table, low.collapse_verdict, low.reversal_table):
+        table = make("cpu")
+        assert table.iloc[0, 0] == "no stored runs yet", make.__name__
