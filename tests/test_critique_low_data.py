@@ -92,7 +92,7 @@ def test_fraction_runs_lists_sizes_the_floor_merges_once(monkeypatch, tmp_path):
 
     def fake(profile, fraction, dims=None, models=None, runs=None, train=True):
         asked.append(fraction)
-        return pd.DataFrame({"model": ["N-VAE"], "d": [2], "run": [0], "LL": [-1.0], "KL": [2.0], "best_epoch": [1]})
+        return pd.DataFrame({"model": ["N-VAE"], "d": [2], "run": [0], "LL": [-1.0], "KL": [2.0], "best_epoch": [1], "protocol": ["p"], "data": ["x"]})
 
     monkeypatch.setattr(low.low_data, "low_data_runs", fake)
     runs = low.fraction_runs("smoke")

@@ -109,3 +109,29 @@ def test_fixed_binarization_trains_on_one_binary_sample(monkeypatch, tmp_path):
     assert seen["binarize"] is False
     assert set(seen["train"].unique().tolist()) == {0.0, 1.0} and set(seen["valid"].unique().tolist()) == {0.0, 1.0}
     torch.testing.assert_close(seen["train"], vae_runs.binarize_once(x, vae_runs.TRAIN_BINARIZATION_SEED))
+
+
+def test_stored_runs_count_both_training_precisions_preferring_the_protocols(monkeypatch, tmp_path):
+    """A seed trained in float32 (a CPU without native bfloat16) counts for the profile's
+    bfloat16 protocol; where a seed exists in both precisions, the protocol's own is kept; a
+    run of another protocol (a defect) or other data never counts."""
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    setup = table1.PROFILES["smoke"]
+    store = table1.table1_store("smoke")
+    as_precision = lambda precision: replace(setup.protocol, schedule=replace(setup.protocol.schedule, precision=precision))
+    metrics = lambda value: [{"LL": value, "epochs": 1}]
+    identity = {"model": "N-VAE", "d": 2}
+    store.run_ensemble(vae_runs.run_config(identity, as_precision("bfloat16"), setup.data()), [0], lambda s: metrics(-1.0))
+    store.run_ensemble(vae_runs.run_config(identity, as_precision("float32"), setup.data()), [0], lambda s: metrics(-2.0))
+    store.run_ensemble(vae_runs.run_config(identity, as_precision("float32"), setup.data()), [1], lambda s: metrics(-3.0))
+    defect = replace(as_precision("float32"), binarization="fixed")
+    store.run_ensemble(vae_runs.run_config(identity, defect, setup.data()), [2], lambda s: metrics(-4.0))
+    other_data = {**setup.data(), "n_train": 1}
+    store.run_ensemble(vae_runs.run_config(identity, as_precision("bfloat16"), other_data), [3], lambda s: metrics(-5.0))
+    found = table1.stored_runs("smoke").set_index("run")
+    assert sorted(found.index) == [0, 1]
+    assert found.loc[0, "LL"] == -1.0 and found.loc[0, "precision"] == "bfloat16"
+    assert found.loc[1, "LL"] == -3.0 and found.loc[1, "precision"] == "float32"
+    assert table1.stored_runs("smoke", protocol=replace(setup.protocol, binarization="fixed"))["LL"].tolist() == [-4.0]
+    path = table1.run_artifact("smoke", next(found.reset_index().itertuples(index=False)), "knn.csv")
+    assert path == store.artifact_path(vae_runs.run_config(identity, as_precision("bfloat16"), setup.data()), 0, "knn.csv")

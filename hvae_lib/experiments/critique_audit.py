@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_runs, table1_store
-from hvae_lib.experiments.vae_runs import run_config
+from hvae_lib.experiments.table1 import PROFILES, run_artifact, stored_runs, table1_runs
 from hvae_lib.special.earlier_code import approximate_bessel_ratio, largest_finite_float32_dimension
 
 MODEL_PROFILE = {"smoke": "smoke", "cpu": "full", "full": "full"}
@@ -46,12 +45,11 @@ def _artifacts(profile: str, name: str) -> pd.DataFrame:
     """One row per stored Table 1 run of ``MODEL_PROFILE[profile]``: model, d, run and the
     path of its artifact ``name`` (``exists`` says whether the run stored it)."""
     source = MODEL_PROFILE[profile]
-    setup, store = PROFILES[source], table1_store(source)
     runs = table1_models(profile)
     rows = []
-    for model, d, run in (runs[["model", "d", "run"]].itertuples(index=False) if not runs.empty else ()):
-        path = store.artifact_path(run_config({"model": model, "d": int(d)}, setup.protocol, setup.data()), int(run), name)
-        rows.append({"model": model, "d": int(d), "run": int(run), "path": path, "exists": path.exists()})
+    for run in (runs.itertuples(index=False) if not runs.empty else ()):
+        path = run_artifact(source, run, name)
+        rows.append({"model": run.model, "d": int(run.d), "run": int(run.run), "path": path, "exists": path.exists()})
     frame = pd.DataFrame(rows, columns=["model", "d", "run", "path", "exists"])
     return frame.astype({"d": int, "run": int, "exists": bool})
 

@@ -32,7 +32,6 @@ from hvae_lib.experiments import low_data_runs as low_data
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE
 from hvae_lib.experiments.table2 import _headline
-from hvae_lib.experiments.vae_runs import VAEProtocol, run_config
 from hvae_lib.plotting import COLORS
 from hvae_lib.stats import bootstrap_mean_difference, holm
 
@@ -72,37 +71,34 @@ def fraction_runs(profile: str) -> pd.DataFrame:
         seen.add(images)
         runs = low_data.low_data_runs(source, fraction, train=train)
         if not runs.empty:
-            frames.append(_with_latent_stats(runs, source, fraction).assign(fraction=fraction, images=images))
+            frames.append(_with_latent_stats(runs, source).assign(fraction=fraction, images=images))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _artifact(source: str, fraction: float, protocol: VAEProtocol | None, model: str, trained_d: int, run: int, name: str):
-    setup = table1.profile_setup(source, fraction)
-    config = run_config({"model": model, "d": int(trained_d)}, protocol or setup.protocol, setup.data())
-    return table1.table1_store(source).artifact_path(config, int(run), name)
+def _artifact(source: str, row, name: str):
+    """The artifact ``name`` of a stored run; a defect row's file is under the d it trained at."""
+    return table1.run_artifact(source, row._replace(d=getattr(row, "trained_d", row.d)), name)
 
 
-def _with_latent_stats(runs: pd.DataFrame, source: str, fraction: float, protocol: VAEProtocol | None = None) -> pd.DataFrame:
+def _with_latent_stats(runs: pd.DataFrame, source: str) -> pd.DataFrame:
     rows = []
     for row in runs.itertuples(index=False):
-        trained_d = getattr(row, "trained_d", row.d)
-        path = _artifact(source, fraction, protocol, row.model, trained_d, row.run, "latent_stats.json")
+        path = _artifact(source, row, "latent_stats.json")
         found = json.loads(path.read_text()) if path.exists() else {}
         rows.append({
             "active units": found.get("active_units", np.nan), "z dim": found.get("z_dim", np.nan),
-            "KL / d": row.KL / trained_d, "kappa q10": found.get("kappa_q10", np.nan),
+            "KL / d": row.KL / getattr(row, "trained_d", row.d), "kappa q10": found.get("kappa_q10", np.nan),
             "kappa median": found.get("kappa_median", np.nan), "kappa q90": found.get("kappa_q90", np.nan),
         })
     return pd.concat([runs.reset_index(drop=True), pd.DataFrame(rows, index=range(len(runs)))], axis=1)
 
 
-def _knn(runs: pd.DataFrame, source: str, fraction: float, protocol: VAEProtocol | None = None, name: str = "knn.csv") -> pd.DataFrame:
+def _knn(runs: pd.DataFrame, source: str, name: str = "knn.csv") -> pd.DataFrame:
     """The stored K-NN accuracies of ``runs`` (``knn.csv``, or the earlier code's settings in
     ``knn_variants.csv``), one row per (model, d, run, labels, draw, ...)."""
     frames = []
     for row in runs.itertuples(index=False):
-        trained_d = getattr(row, "trained_d", row.d)
-        path = _artifact(source, fraction, protocol, row.model, trained_d, row.run, name)
+        path = _artifact(source, row, name)
         if path.exists():
             frames.append(pd.read_csv(path).assign(model=row.model, d=int(row.d), run=int(row.run)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
@@ -115,7 +111,7 @@ def fraction_knn(profile: str) -> pd.DataFrame:
     runs = fraction_runs(profile)
     frames = []
     for (fraction, images), group in (runs.groupby(["fraction", "images"]) if not runs.empty else ()):
-        knn = _knn(group, source, fraction)
+        knn = _knn(group, source)
         if not knn.empty:
             per_run = _headline(knn).groupby(["model", "d", "run", "labels"], as_index=False)["accuracy"].mean()
             frames.append(per_run.assign(fraction=fraction, images=images))
@@ -240,19 +236,19 @@ def _setting_knn(profile: str) -> dict[str, pd.DataFrame]:
     clean_runs = low_data.low_data_runs(source, low_data.DEFECT_FRACTION, dims=low_data.DEFECT_DIMS, train=train)
     if clean_runs.empty:
         return {}
-    clean = _headline(_knn(clean_runs, source, low_data.DEFECT_FRACTION))
+    clean = _headline(_knn(clean_runs, source))
     per_run = lambda knn: knn.groupby(["model", "d", "run", "labels"], as_index=False)["accuracy"].mean()
     settings = {"clean (this book's code)": per_run(clean)}
     defects = defect_runs(profile)
     for defect, runs in (defects.groupby("defect", sort=False) if not defects.empty else ()):
-        knn = _knn(runs, source, low_data.DEFECT_FRACTION, low_data.defect_protocol(source, defect))
+        knn = _knn(runs, source)
         if knn.empty:
             continue
         knn = per_run(_headline(knn))
         others = settings["clean (this book's code)"]
         others = others[~others["model"].isin(knn["model"].unique())]
         settings[defect] = pd.concat([knn, others], ignore_index=True)
-    variants = _knn(clean_runs, source, low_data.DEFECT_FRACTION, name="knn_variants.csv")
+    variants = _knn(clean_runs, source, name="knn_variants.csv")
     for variant, group in (variants.groupby("variant", sort=False) if not variants.empty else ()):
         if variant != "this book's protocol":
             settings[variant] = per_run(group)

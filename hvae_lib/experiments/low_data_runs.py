@@ -64,12 +64,13 @@ def defect_cells(defect: str, dims: tuple[int, ...] = DEFECT_DIMS) -> list[tuple
 
 def low_data_runs(
     profile: str, fraction: float, dims: tuple[int, ...] | None = None, models: tuple[str, ...] | None = None,
-    runs: int | None = None, train: bool = True,
+    runs: int | None = None, train: bool = True, precision: str | None = None,
 ) -> pd.DataFrame:
-    """Train (or read) the profile's Table 1 runs on ``fraction`` of the training images; with
-    ``train=False`` only the runs stored so far."""
+    """Train (or read) the profile's Table 1 runs on ``fraction`` of the training images (in
+    ``precision``, or the profile's); with ``train=False`` only the runs stored so far, in
+    either training precision."""
     if train:
-        return table1.table1_runs(profile, dims, runs=runs, models=models, fraction=fraction)
+        return table1.table1_runs(profile, dims, precision, runs=runs, models=models, fraction=fraction)
     return _select(table1.stored_runs(profile, fraction), dims, models)
 
 
@@ -80,7 +81,9 @@ def _select(frame: pd.DataFrame, dims: tuple[int, ...] | None, models: tuple[str
     return frame[keep & (frame["model"].isin(models) if models else True)]
 
 
-def defect_runs(profile: str, defect: str, dims: tuple[int, ...] = DEFECT_DIMS, runs: int | None = None, train: bool = True) -> pd.DataFrame:
+def defect_runs(
+    profile: str, defect: str, dims: tuple[int, ...] = DEFECT_DIMS, runs: int | None = None, train: bool = True, precision: str | None = None,
+) -> pd.DataFrame:
     """Train (or read; with ``train=False`` only those stored so far) the runs of one defect on
     ``DEFECT_FRACTION`` of the training images; ``d`` in the table is the reproduction's (the
     S^(d-1) rows were trained at d - 1)."""
@@ -88,7 +91,7 @@ def defect_runs(profile: str, defect: str, dims: tuple[int, ...] = DEFECT_DIMS, 
     frames = []
     for model, trained_d in defect_cells(defect, dims):
         if train:
-            frame = table1.table1_runs(profile, (trained_d,), runs=runs, models=(model,), fraction=DEFECT_FRACTION, protocol=protocol)
+            frame = table1.table1_runs(profile, (trained_d,), precision, runs=runs, models=(model,), fraction=DEFECT_FRACTION, protocol=protocol)
         else:
             frame = _select(table1.stored_runs(profile, DEFECT_FRACTION, protocol), (trained_d,), (model,))
         shown = trained_d + 1 if defect in ("S^(d-1) latent", "wrapped Gaussian") else trained_d
@@ -110,12 +113,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", choices=tuple(table1.MODELS))
     parser.add_argument("--defect", choices=DEFECTS)
     parser.add_argument("--runs", type=int)
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (float32 where the CPU lacks native bfloat16)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.defect:
-        frame = defect_runs(args.profile, args.defect, tuple(args.dims) if args.dims else DEFECT_DIMS, args.runs)
+        frame = defect_runs(args.profile, args.defect, tuple(args.dims) if args.dims else DEFECT_DIMS, args.runs, precision=args.precision)
     else:
-        frame = low_data_runs(args.profile, args.fraction, tuple(args.dims) if args.dims else None, tuple(args.models) if args.models else None, args.runs)
+        dims, models = (tuple(args.dims) if args.dims else None), (tuple(args.models) if args.models else None)
+        frame = low_data_runs(args.profile, args.fraction, dims, models, args.runs, precision=args.precision)
     print(frame[["model", "d", "run", "LL", "ELBO", "epochs", "best_epoch"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +30,6 @@ from hvae_lib.experiments.vae_runs import (
     TrainedRuns,
     VAEProtocol,
     binarize_once,
-    history,
     posterior_codes,
     run_config,
     run_seeds,
@@ -169,16 +169,37 @@ def profile_setup(profile: str, fraction: float = 1.0) -> Table1Profile:
     return replace(setup, n_train=min(setup.n_train, max(floor, round(setup.n_train * fraction))))
 
 
+TRAINING_PRECISIONS = ("bfloat16", "float32")
+
+
 def stored_runs(profile: str, fraction: float = 1.0, protocol: VAEProtocol | None = None) -> pd.DataFrame:
     """The Table 1 runs of ``profile`` (trained on ``fraction`` of its training images, under
     ``protocol`` or the profile's) stored so far, read from the cache without training anything
-    (one row per run, as ``RunStore.frame``)."""
+    (one row per run, as ``RunStore.frame``, with its ``precision``).
+
+    Runs trained with the other training precision of ``TRAINING_PRECISIONS`` count too (a CPU
+    without native bfloat16 trains in float32; the precision ablation finds the two within the
+    run-to-run sd); where a seed was trained in both, the protocol's own precision is kept."""
     setup = profile_setup(profile, fraction)
+    protocol = protocol or setup.protocol
     frame = table1_store(profile).frame()
     if frame.empty or not {"protocol", "data"} <= set(frame.columns):
-        return frame.iloc[0:0]
-    keys = run_config({}, protocol or setup.protocol, setup.data())
-    return frame[(frame["protocol"] == keys["protocol"]) & (frame["data"] == keys["data"])]
+        return frame.iloc[0:0].assign(precision=pd.Series(dtype=str))
+    tags = {}
+    for precision in (protocol.schedule.precision, *TRAINING_PRECISIONS):
+        variant = replace(protocol, schedule=replace(protocol.schedule, precision=precision))
+        tags.setdefault(run_config({}, variant, setup.data())["protocol"], precision)
+    data = run_config({}, protocol, setup.data())["data"]
+    found = frame[frame["protocol"].isin(tags) & (frame["data"] == data)].assign(precision=lambda f: f["protocol"].map(tags))
+    preference = found["precision"] != protocol.schedule.precision
+    return found.assign(_other=preference).sort_values("_other", kind="stable").drop_duplicates(["model", "d", "run"]).drop(columns="_other").sort_index()
+
+
+def run_artifact(profile: str, run, name: str) -> Path:
+    """The artifact ``name`` of a stored run (a row of ``stored_runs`` or ``table1_runs``: its
+    model, d, protocol and data tags and its seed ``run``)."""
+    config = {"model": run.model, "d": int(run.d), "protocol": run.protocol, "data": run.data}
+    return table1_store(profile).artifact_path(config, int(run.run), name)
 
 
 def _after_training(store: RunStore, setup: Table1Profile, train, test, d: int, trained: TrainedRuns) -> None:
@@ -327,22 +348,23 @@ ABLATION_RUNS = {"smoke": 2, "cpu": 5}
 def full_protocol_status() -> pd.DataFrame:
     """Which cells of Table 1 have been trained under the paper's protocol (the ``full``
     profile) so far, read from the cache without training anything: per (d, model) the runs
-    stored, their test LL (mean ± sd), the paper's, and the epochs the runs trained."""
+    stored, their test LL (mean ± sd), the paper's, the epochs the runs trained and their
+    training precision."""
     setup = PROFILES["full"]
-    store = table1_store("full")
+    stored = stored_runs("full")
+    stored = stored[stored["run"] < setup.runs]
     rows = []
     for d in setup.dims:
         for model in MODELS:
-            config = run_config({"model": model, "d": d}, setup.protocol, setup.data())
-            records = [r for seed in range(setup.runs) if (r := store.get(config, seed)) is not None]
-            row = {"d": d, "model": model, "runs": f"{len(records)} / {setup.runs}", "paper LL": f"{PAPER.loc[(model, d), 'LL']:.2f}"}
-            if records:
-                ll = pd.Series([r["metrics"]["LL"] for r in records])
-                epochs = [r["metrics"]["epochs"] for r in records]
+            cell = stored[(stored["model"] == model) & (stored["d"] == d)]
+            row = {"d": d, "model": model, "runs": f"{len(cell)} / {setup.runs}", "paper LL": f"{PAPER.loc[(model, d), 'LL']:.2f}"}
+            if len(cell):
+                ll = cell["LL"]
                 row["LL (full protocol)"] = f"{ll.mean():.2f} ± {ll.std():.2f}" if len(ll) > 1 else f"{ll.mean():.2f}"
-                row["epochs trained"] = f"{min(epochs)}-{max(epochs)}"
+                row["epochs trained"] = f"{cell['epochs'].min()}-{cell['epochs'].max()}"
+                row["training precision"] = ", ".join(f"{p} ({n})" for p, n in cell["precision"].value_counts().sort_index().items())
             else:
-                row["LL (full protocol)"], row["epochs trained"] = "not yet run", ""
+                row["LL (full protocol)"], row["epochs trained"], row["training precision"] = "not yet run", "", ""
             rows.append(row)
     return pd.DataFrame(rows).set_index(["d", "model"])
 
@@ -375,15 +397,13 @@ def learning_curves(profile: str, runs: pd.DataFrame) -> plt.Figure:
     (min-max), with the paper's test ELBO (L[q], dashed) and LL (dotted) as lines for scale; the
     vertical axis runs from 10 nats below the lowest final median (at least 30 below the paper's
     ELBO) to 5 above the paper's LL."""
-    setup = PROFILES[profile]
-    store = table1_store(profile)
     dims = sorted(runs["d"].unique())
     fig, axes = plt.subplots(1, len(dims), figsize=(2.7 * len(dims), 3.2), sharex=True, squeeze=False)
     for ax, d in zip(axes[0], dims):
         finals = []
         for model, latent in MODELS.items():
-            config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
-            curves = [history(store, config, int(run))["valid_elbo"] for run in runs.loc[(runs["model"] == model) & (runs["d"] == d), "run"]]
+            cell = runs[(runs["model"] == model) & (runs["d"] == d)]
+            curves = [pd.read_csv(run_artifact(profile, run, "history.csv"))["valid_elbo"] for run in cell.itertuples(index=False)]
             frame = pd.concat(curves, axis=1)
             epochs = frame.index.to_numpy()
             color = COLORS[latent]

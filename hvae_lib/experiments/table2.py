@@ -18,8 +18,7 @@ import seaborn as sns
 from matplotlib import MatplotlibDeprecationWarning
 from scipy import stats
 
-from hvae_lib.experiments.table1 import MODELS, PROFILES, stored_runs, table1_runs, table1_store
-from hvae_lib.experiments.vae_runs import run_config
+from hvae_lib.experiments.table1 import MODELS, run_artifact, stored_runs, table1_runs
 from hvae_lib.plotting import COLORS
 from hvae_lib.results import RunStore
 from hvae_lib.stats import holm
@@ -43,17 +42,13 @@ def table2_runs(profile: str, train: bool = True) -> pd.DataFrame:
     """Every stored K-NN accuracy of the profile's Table 1 runs, one row per (model, d, run,
     labels, draw, k, metric); written to ``results/table2/<profile>/runs.csv``. Trains the
     Table 1 runs that are missing, or with ``train=False`` collects the runs stored so far."""
-    setup = PROFILES[profile]
-    store = table1_store(profile)
     runs = table1_runs(profile) if train else stored_runs(profile)
     frames = []
-    for (model, d, run), _ in runs.groupby(["model", "d", "run"]):
-        config = run_config({"model": model, "d": int(d)}, setup.protocol, setup.data())
-        path = store.artifact_path(config, int(run), "knn.csv")
+    for run in runs.sort_values(["model", "d", "run"]).itertuples(index=False):
+        path = run_artifact(profile, run, "knn.csv")
         if not path.exists():
-            raise FileNotFoundError(f"no K-NN results for {model}, d = {d}, run {run}: {path} is missing")
-        frame = pd.read_csv(path)
-        frames.append(frame.assign(model=model, d=int(d), run=int(run)))
+            raise FileNotFoundError(f"no K-NN results for {run.model}, d = {run.d}, run {run.run}: {path} is missing")
+        frames.append(pd.read_csv(path).assign(model=run.model, d=int(run.d), run=int(run.run)))
     table = pd.concat(frames, ignore_index=True)[["model", "d", "run", "labels", "draw", "k", "metric", "accuracy"]]
     folder = RunStore("table2", profile).folder
     folder.mkdir(parents=True, exist_ok=True)
