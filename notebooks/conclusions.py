@@ -26,6 +26,7 @@ profile = "cpu"
 from IPython.display import Markdown
 
 from hvae_lib.experiments import conclusions
+from hvae_lib.experiments import critique_low_data as low_data
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE
 from hvae_lib.experiments.followup_compressed_vae import control_verdict
 from hvae_lib.experiments.table1 import table1_store
@@ -55,6 +56,12 @@ table(conclusions.conclusions(profile))
 Markdown(control_verdict(profile))
 
 # %% [markdown]
+# ## The earlier reproduction's low-data explanation
+
+# %% tags=["remove-input"]
+Markdown(low_data.collapse_finding(profile) + "\n\n" + low_data.reversal_finding(profile))
+
+# %% [markdown]
 # ## Under which conditions
 #
 # - **Training to convergence.** Under a reduced budget several comparisons change sign (the
@@ -66,5 +73,4 @@ Markdown(control_verdict(profile))
 #   models.
 # - **The design of the test.** Table 4's runs share edge splits and need a paired test; Table
 #   1's are independent models. The variance chapter gives the runs each claim needs.
-# - **Still open.** The low-data regime of the earlier reproduction and the M1+M2 model of the
-#   paper's Table 3 are not yet in this book.
+# - **Still open.** The M1+M2 model of the paper's Table 3 is not yet in this book.

@@ -137,7 +137,9 @@ table(experiment.claims(runs, profile))
 # The `full` profile trains the protocol of the table above at the paper's scale on this
 # book's 2-core machine, one configuration at a time, each cached as it finishes. These are
 # the cells finished so far; the verdicts of this chapter become the paper's test only when
-# every cell is in.
+# every cell is in. Where the CPU has no native bfloat16 (emulated, it is 20 times slower than
+# float32 there), a cell is trained in float32; the last column says which precision each
+# cell's runs used, and the ablation above finds the two within the run-to-run sd.
 
 # %% tags=["remove-input"]
 table(experiment.full_protocol_status())

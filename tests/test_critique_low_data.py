@@ -80,9 +80,12 @@ def test_reversal_table_stars_only_a_significant_n_vae_advantage(monkeypatch):
                 rows.append({"model": model, "d": d, "run": run, "labels": 100, "accuracy": 60 + (s_minus_n if model == "S-VAE" else 0) + rng.normal(0, 1)})
     monkeypatch.setattr(low, "_setting_knn", lambda profile: {"clean (this book's code)": pd.DataFrame(rows)})
     table = low.reversal_table("cpu")
-    assert table.loc[(2, 100), "clean (this book's code)"].endswith("*")
-    assert not table.loc[(5, 100), "clean (this book's code)"].endswith("*")
-    assert table.loc[(2, 100), "earlier reproduction"] == "-6.4"
+    assert table.loc["clean (this book's code)", "d = 2, 100 labels"].endswith("*")
+    assert not table.loc["clean (this book's code)", "d = 5, 100 labels"].endswith("*")
+    assert table.loc["earlier reproduction (published)", "d = 2, 100 labels"] == "-6.4"
+    finding = low.reversal_finding("cpu")
+    assert "significantly better at d = 2 with 100 labels." in finding
+    assert "d = 5" not in finding
 
 
 def test_fraction_runs_lists_sizes_the_floor_merges_once(monkeypatch, tmp_path):
