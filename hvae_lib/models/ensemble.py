@@ -32,15 +32,18 @@ class EnsembleLinear(nn.Module):
 
 
 class EnsembleMLP(nn.Sequential):
-    """Ensemble linear layers of the given widths with ReLU between them (and after the last if
-    ``final_activation``)."""
+    """Ensemble linear layers of the given widths with ``activation`` (ReLU by default) between
+    them (and after the last if ``final_activation``)."""
 
-    def __init__(self, runs: int, widths: Sequence[int], final_activation: bool = False, generator: torch.Generator | None = None):
+    def __init__(
+        self, runs: int, widths: Sequence[int], final_activation: bool = False, generator: torch.Generator | None = None,
+        activation: type[nn.Module] = nn.ReLU,
+    ):
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
             layers.append(EnsembleLinear(runs, n_in, n_out, generator))
             if final_activation or i < len(widths) - 2:
-                layers.append(nn.ReLU())
+                layers.append(activation())
         super().__init__(*layers)
 
 
