@@ -11,6 +11,7 @@ from scipy import special, stats
 
 from hvae_lib.evaluation.reproduction_audit import (
     KNN_VARIANTS,
+    audit_log_likelihoods,
     knn_variants,
     prior_constant_error,
     reproduction_log_likelihood,
@@ -61,6 +62,20 @@ def test_reproduction_estimator_is_unit_gaussian_likelihood_with_the_written_pri
     log_w = stats.norm.logpdf(xs.double().numpy()[None], loc=means, scale=1.0).sum(-1) + written_prior - log_q
     expected = special.logsumexp(log_w, axis=0) - math.log(7)
     np.testing.assert_allclose(estimate.double().numpy(), expected, atol=1e-4)
+
+
+def test_one_pass_audit_equals_the_two_estimators_on_the_same_samples():
+    torch.manual_seed(0)
+    model = VAE(12, "vmf", 3, hidden=(8,), runs=2)
+    x = torch.bernoulli(torch.rand(9, 12))
+    torch.manual_seed(1)
+    by_count, written = audit_log_likelihoods(model, x, (3, 20), max_elements=2000)
+    torch.manual_seed(1)
+    separate = sample_counts(model, x, (3, 20), max_elements=2000)
+    torch.manual_seed(1)
+    torch.testing.assert_close(written, reproduction_log_likelihood(model, x, samples=20, max_elements=2000))
+    for k in (3, 20):
+        torch.testing.assert_close(by_count[k], separate[k])
 
 
 def test_reproduction_estimator_refuses_a_gaussian_model():

@@ -50,48 +50,56 @@ def sample_counts(model: VAE, x: torch.Tensor, counts: tuple[int, ...] = (10, 10
     """LL_K of every example under every run for K in ``counts``: {K: tensor (runs, n)}. One set
     of max(counts) samples per example; LL_K uses its first K, so the differences between
     counts are paired."""
-    if min(counts) < 1:
-        raise ValueError(f"sample counts must be >= 1, got {counts}")
-    log_w = _log_weights(model, x, max(counts), max_elements, _model_log_likelihood)
-    return {k: torch.cat([torch.logsumexp(w[:k], dim=0) - math.log(k) for w in log_w], dim=1) for k in counts}
+    return audit_log_likelihoods(model, x, counts, max_elements, reproduction=False)[0]
 
 
 @torch.no_grad()
 def reproduction_log_likelihood(model: VAE, x: torch.Tensor, samples: int = 500, max_elements: int = 2**26) -> torch.Tensor:
     """The earlier reproduction's IWAE estimate (unit-variance Gaussian likelihood on the
     Bernoulli means; its sphere-prior constant) of every example under every run: (runs, n)."""
-    if model.likelihood != "bernoulli":
+    return audit_log_likelihoods(model, x, (samples,), max_elements, bernoulli=False)[1]
+
+
+@torch.no_grad()
+def audit_log_likelihoods(
+    model: VAE, x: torch.Tensor, counts: tuple[int, ...] = (10, 100, 500), max_elements: int = 2**26,
+    bernoulli: bool = True, reproduction: bool = True,
+) -> tuple[dict[int, torch.Tensor], torch.Tensor | None]:
+    """``sample_counts`` and ``reproduction_log_likelihood`` (with max(counts) samples) from one
+    set of posterior samples and one decoder pass: ({K: LL_K (runs, n)}, the earlier
+    reproduction's estimate (runs, n)); either can be left out (empty dict, None)."""
+    if min(counts) < 1:
+        raise ValueError(f"sample counts must be >= 1, got {counts}")
+    if reproduction and model.likelihood != "bernoulli":
         raise ValueError("the earlier reproduction's estimator replaces a Bernoulli likelihood; this model is Gaussian")
+    samples = max(counts)
     offset = prior_constant_error(model.z_dim) if model.latent != "normal" else 0.0
-    log_w = _log_weights(model, x, samples, max_elements, _unit_gaussian_log_likelihood)
-    return torch.cat([torch.logsumexp(w + offset, dim=0) - math.log(samples) for w in log_w], dim=1)
-
-
-def _model_log_likelihood(model: VAE, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    return model.log_likelihood(xs, z)
-
-
-def _unit_gaussian_log_likelihood(model: VAE, xs: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    samples, runs, n, z_dim = z.shape
-    flat = z.permute(1, 0, 2, 3).reshape(runs, samples * n, z_dim)
-    means = torch.sigmoid(model.decode(flat)).reshape(runs, samples, n, -1).permute(1, 0, 2, 3)
-    squared = (means - xs).pow(2).sum(-1)
-    return -0.5 * squared - 0.5 * xs.shape[-1] * math.log(2 * math.pi)
-
-
-def _log_weights(model: VAE, x: torch.Tensor, samples: int, max_elements: int, likelihood) -> list[torch.Tensor]:
-    """log w of ``samples`` posterior samples per example, in chunks of examples: a list of
-    (samples, runs, chunk) tensors."""
     model.eval()
     chunk = max(1, max_elements // (model.runs * samples * x.shape[-1]))
     prior = model.prior()
-    parts = []
+    ll, written = [], []
     for start in range(0, x.shape[0], chunk):
         xs = x[start : start + chunk].expand(model.runs, -1, -1)
         q = model.posterior(xs)
         z = q.rsample((samples,))
-        parts.append(likelihood(model, xs, z) + prior.log_prob(z) - q.log_prob(z))
-    return parts
+        log_ratio = prior.log_prob(z) - q.log_prob(z)
+        out = _decode_samples(model, z)
+        if bernoulli:
+            log_w = model.log_likelihood_from_outputs(xs, out) + log_ratio
+            ll.append({k: torch.logsumexp(log_w[:k], dim=0) - math.log(k) for k in counts})
+        if reproduction:
+            squared = (torch.sigmoid(out) - xs).pow(2).sum(-1)
+            log_w = -0.5 * squared - 0.5 * xs.shape[-1] * math.log(2 * math.pi) + log_ratio + offset
+            written.append(torch.logsumexp(log_w, dim=0) - math.log(samples))
+    by_count = {k: torch.cat([part[k] for part in ll], dim=1) for k in counts} if bernoulli else {}
+    return by_count, torch.cat(written, dim=1) if reproduction else None
+
+
+def _decode_samples(model: VAE, z: torch.Tensor) -> torch.Tensor:
+    """The decoder's outputs for z (samples, runs, n, z_dim): (samples, runs, n, x_dim)."""
+    samples, runs, n, z_dim = z.shape
+    flat = z.permute(1, 0, 2, 3).reshape(runs, samples * n, z_dim)
+    return model.decode(flat).reshape(runs, samples, n, -1).permute(1, 0, 2, 3)
 
 
 def uniform_label_draw(n_train: int, n_labels: int, draw: int, seed: int = 0) -> np.ndarray:

@@ -23,7 +23,7 @@ from scipy import stats
 from hvae_lib.data import load_images
 from hvae_lib.evaluation import latent_statistics
 from hvae_lib.evaluation.knn import knn_accuracies
-from hvae_lib.evaluation.reproduction_audit import knn_variants, reproduction_log_likelihood, sample_counts
+from hvae_lib.evaluation.reproduction_audit import audit_log_likelihoods, knn_variants
 from hvae_lib.evaluation.vae_metrics import run_model
 from hvae_lib.experiments.vae_runs import (
     TEST_BINARIZATION_SEED,
@@ -234,8 +234,8 @@ AUDIT_SAMPLE_COUNTS = (10, 100, 500)
 def _store_audit(store: RunStore, setup: Table1Profile, trained: TrainedRuns, train, test, train_codes, test_codes, test_x) -> None:
     """Per run, what the critique's audit measures on correctly trained models: the test LL
     with K = 10, 100 and 500 importance samples (nested, the same samples) and the earlier
-    reproduction's estimator (``audit.json``), and its K-NN settings one at a time
-    (``knn_variants.csv``). Run r is evaluated alone, seeded from its own identity."""
+    reproduction's estimator on those samples (``audit.json``), and its K-NN settings one at a
+    time (``knn_variants.csv``). Run r is evaluated alone, seeded from its own identity."""
     samples = min(max(AUDIT_SAMPLE_COUNTS), setup.protocol.iwae_samples)
     counts = tuple(k for k in AUDIT_SAMPLE_COUNTS if k < samples) + (samples,)
     identity = {"model": trained.config["model"], "d": trained.config["d"]}
@@ -243,8 +243,7 @@ def _store_audit(store: RunStore, setup: Table1Profile, trained: TrainedRuns, tr
         single = run_model(trained.model, r)
         with torch.random.fork_rng(devices=[test_x.device] if test_x.device.type == "cuda" else []):
             torch.manual_seed(run_seeds(identity, seed)[2] + 1)
-            ll = sample_counts(single, test_x.to(single.loc_head.weight.device), counts)
-            reproduction = reproduction_log_likelihood(single, test_x.to(single.loc_head.weight.device), samples)
+            ll, reproduction = audit_log_likelihoods(single, test_x.to(single.loc_head.weight.device), counts)
         audit = {f"LL_{k}": float(v.double().mean()) for k, v in ll.items()}
         audit["LL earlier reproduction estimator"] = float(reproduction.double().mean())
         store.artifact_path(trained.config, seed, "audit.json").write_text(json.dumps(audit, indent=1))

@@ -135,7 +135,10 @@ class VAE(nn.Module):
         runs, n, z_dim = z.shape[-3:]
         flat = z.reshape(-1, runs, n, z_dim).permute(1, 0, 2, 3).reshape(runs, -1, z_dim)
         out = self.decode(flat).reshape(runs, -1, n, x.shape[-1]).permute(1, 0, 2, 3)
-        out = out.reshape(*sample_shape, runs, n, x.shape[-1])
+        return self.log_likelihood_from_outputs(x, out.reshape(*sample_shape, runs, n, x.shape[-1]))
+
+    def log_likelihood_from_outputs(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) from the decoder's outputs ``out`` (logits or means, (..., runs, n, x_dim))."""
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x.expand_as(out), reduction="none").sum(-1)
         return Normal(out, self.noise_scale).log_prob(x.expand_as(out)).sum(-1)
