@@ -1,0 +1,228 @@
+"""Table 3: the M1+M2 semi-supervised model with normal and hyperspherical latents.
+
+The paper stacks its M1 (the Table 1 VAE at d = z1) under Kingma et al.'s (2014) M2 and compares
+three pairings, N+N, S+S and S+N (M1's latent, then M2's), for z1, z2 in {5, 10, 50}, with 100
+labels. The protocol follows Kingma's recipe wherever the paper is silent
+(``../shared/reference/semisupervised.md`` §3.3):
+
+- one M1 per (family, z1), trained once (seed ``M1_SEED``) with Table 1's protocol under the
+  Table 1 profile ``Table3Profile.m1_profile``, then frozen; its posterior on every image
+  (the images binarised once, as Table 2's codes) is M2's data;
+- the normal M1's near-constant coordinates are pruned (sd of the posterior means over the
+  training images below 0.1, Kingma's rule); a hyperspherical code is one direction and is kept
+  whole;
+- a run is a new class-balanced draw of the labelled images (draw = the run's seed) and a new
+  M2 initialisation; M2 trains as ``hvae_lib.training.m2_training`` says, and its test accuracy
+  is argmax q(y | mean z1) after the last epoch (no Hungarian matching, no model selection);
+  validation accuracy is logged beside it.
+
+M1 codes are large and are not committed: they are kept in
+``results/table3_m1/<Table 1 profile>/codes`` (ignored by git; profiles with the same M1
+protocol share them) and recomputed when missing. M2 runs are cached per run in
+``results/table3/<profile>`` and listed in its ``runs.csv``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hvae_lib.data import load_images
+from hvae_lib.evaluation.knn import balanced_label_draw
+from hvae_lib.experiments import table1
+from hvae_lib.experiments.vae_runs import binarize_once, run_config, run_vae
+from hvae_lib.models.m2 import M2
+from hvae_lib.results import RunStore
+from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
+
+CONFIGURATIONS = {"N+N": ("N-VAE", "normal"), "S+S": ("S-VAE", "vmf"), "S+N": ("S-VAE", "normal")}
+M1_SEED = 0
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Table3Profile:
+    """What a Table 3 profile runs: the Table 1 profile whose protocol and data train M1, the
+    (z1, z2) grid, runs per cell, labels, M2's schedule and width, and the pruning threshold
+    (None: no pruning, the ablation)."""
+
+    m1_profile: str
+    z1s: tuple[int, ...]
+    z2s: tuple[int, ...]
+    runs: int
+    schedule: M2Schedule
+    labels: int = 100
+    hidden: int = 500
+    prune_threshold: float | None = 0.1
+
+
+PROFILES = {
+    "smoke": Table3Profile("smoke", (5,), (5,), runs=2, schedule=M2Schedule(epochs=2, batches=10, evaluate_every=1), hidden=50),
+    "cpu": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=3, schedule=M2Schedule(epochs=100, batches=100, evaluate_every=5)),
+    "full": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=5, schedule=M2Schedule(epochs=1000, batches=100, evaluate_every=10)),
+}
+
+# Davidson et al. (2018), Table 3: test accuracy (%), most likely with 100 labels
+# (``../shared/reference/paper_numbers.md``); ``PAPER_MARKED`` are the cells it marks as best.
+PAPER = pd.DataFrame(
+    [
+        (5, 5, 90.0, 94.0, 93.8), (5, 10, 90.7, 94.1, 94.8), (5, 50, 90.7, 92.7, 93.0),
+        (10, 5, 90.7, 91.7, 94.0), (10, 10, 92.2, 96.0, 95.9), (10, 50, 92.9, 95.1, 95.7),
+        (50, 5, 92.0, 91.7, 95.8), (50, 10, 93.0, 95.8, 97.1), (50, 50, 93.2, 94.2, 97.4),
+    ],
+    columns=["z1", "z2", "N+N", "S+S", "S+N"],
+).set_index(["z1", "z2"])
+PAPER_MARKED = {(5, 5, "S+S"), (5, 10, "S+N"), (5, 50, "S+N"), (10, 5, "S+N"), (10, 10, "S+S"), (10, 10, "S+N"),
+                (10, 50, "S+N"), (50, 5, "S+N"), (50, 10, "S+N"), (50, 50, "S+N")}
+
+
+def m1_codes(profile: str, model: str, z1: int) -> dict[str, Codes | torch.Tensor]:
+    """The frozen M1 of ``model`` at d = ``z1``: its posterior on every training, validation and
+    test image ({split: Codes}) and the labels ({split + " labels": tensor}). Trained (Table 1's
+    protocol, seed ``M1_SEED``) where its codes are not on disk."""
+    setup = table1.PROFILES[PROFILES[profile].m1_profile]
+    data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
+    splits = {"train": data.train.head(setup.n_train), "valid": data.valid.head(setup.n_valid), "test": data.test.head(setup.n_test)}
+    store = RunStore("table3_m1", PROFILES[profile].m1_profile)
+    config = run_config({"model": model, "d": z1}, setup.protocol, setup.data())
+    path = store.folder / "codes" / f"{store.path(config, M1_SEED).stem}.pt"
+    if not path.exists():
+        store.path(config, M1_SEED).unlink(missing_ok=True)  # recomputed, identically, with its codes
+
+        def keep_codes(trained) -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({split: _posterior(trained.model, binarize_once(part.images)) for split, part in splits.items()}, path)
+
+        run_vae(
+            store, {"model": model, "d": z1}, table1.MODELS[model], z1, [M1_SEED], setup.protocol, setup.data(),
+            splits["train"].images, splits["valid"].images, splits["test"].images, after_training=keep_codes,
+        )
+    stored = torch.load(path, weights_only=True)
+    latent = table1.MODELS[model]
+    codes = {split: Codes(latent, *stored[split]) for split in SPLITS}
+    return {**codes, **{f"{split} labels": part.labels for split, part in splits.items()}}
+
+
+@torch.no_grad()
+def _posterior(model, x: torch.Tensor, batch_size: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+    """(loc, scale) of q(z1 | x) for a 1-run M1: means and sds, or mean directions and kappa."""
+    locs, scales = [], []
+    for start in range(0, x.shape[0], batch_size):
+        q = model.posterior(x[start : start + batch_size].to(model.loc_head.weight.device).unsqueeze(0))
+        if model.latent == "normal":
+            locs.append(q.base_dist.loc[0]), scales.append(q.base_dist.scale[0])
+        else:
+            locs.append(q.loc[0]), scales.append(q.concentration[0])
+    return torch.cat(locs).cpu(), torch.cat(scales).cpu()
+
+
+def pruned(profile: str, codes: dict) -> tuple[dict, int]:
+    """The codes with Kingma's pruning applied to a normal M1 (the mask from the training
+    images), and the number of coordinates kept."""
+    threshold = PROFILES[profile].prune_threshold
+    if codes["train"].latent != "normal" or threshold is None:
+        return codes, codes["train"].dim
+    keep = active_coordinates(codes["train"], threshold)
+    return {**codes, **{split: codes[split].keep(keep) for split in SPLITS}}, int(keep.sum())
+
+
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def m2_seeds(identity: dict, seed: int) -> tuple[int, int]:
+    """(initialisation, training) seeds of run ``seed`` of a cell, from a hash of both alone."""
+    digest = hashlib.sha256(json.dumps({"identity": identity, "seed": int(seed)}, sort_keys=True).encode()).digest()
+    return tuple(int.from_bytes(digest[i : i + 8], "little") >> 1 for i in (0, 8))
+
+
+def table3_store(profile: str) -> RunStore:
+    return RunStore("table3", profile)
+
+
+def cell_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
+    """The cache key of a cell: the pairing, z1, z2, labels, M2's settings and its M1's key."""
+    setup = PROFILES[profile]
+    m1 = table1.PROFILES[setup.m1_profile]
+    m1_key = run_config({"model": CONFIGURATIONS[configuration][0], "d": z1}, m1.protocol, m1.data())
+    return {
+        "configuration": configuration, "z1": z1, "z2": z2, "labels": setup.labels,
+        "m2": _digest({"schedule": asdict(setup.schedule), "hidden": setup.hidden, "prune": setup.prune_threshold}),
+        "m1": _digest({**m1_key, "seed": M1_SEED}),
+    }
+
+
+def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None) -> pd.DataFrame:
+    """Train (or read) every run of every cell (configuration, z1, z2); one row per run with
+    its final test and validation accuracy (%), the epochs and the M1 coordinates M2 saw. Each
+    run's accuracy curve is its ``curve.csv`` artifact."""
+    setup = PROFILES[profile]
+    store = table3_store(profile)
+    cells = cells or [(c, z1, z2) for c in CONFIGURATIONS for z1 in setup.z1s for z2 in setup.z2s]
+    frames = []
+    for configuration, z1, z2 in cells:
+        config = cell_config(profile, configuration, z1, z2)
+        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config: _train_cell(profile, c, a, b, k, missing))
+        frames.append(pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, seeds: list[int]) -> list[dict]:
+    setup = PROFILES[profile]
+    m1_model, latent = CONFIGURATIONS[configuration]
+    codes, kept = pruned(profile, m1_codes(profile, m1_model, z1))
+    train_labels = codes["train labels"]
+    labelled, unlabelled = [], []
+    for seed in seeds:
+        chosen = balanced_label_draw(train_labels.numpy(), setup.labels, draw=seed)
+        labelled.append(torch.as_tensor(chosen))
+        unlabelled.append(torch.as_tensor(np.setdiff1d(np.arange(len(train_labels)), chosen)))
+    labelled, unlabelled = torch.stack(labelled), torch.stack(unlabelled)
+    identity = {k: config[k] for k in ("configuration", "z1", "z2")}
+    init, training = zip(*(m2_seeds(identity, seed) for seed in seeds))
+    model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=setup.hidden)
+
+    def accuracy(m: M2, epoch: int) -> dict:
+        return {
+            split: (100 * (m.predict(codes[split].mean(torch.arange(len(codes[split])).expand(len(seeds), -1))) == codes[f"{split} labels"]).double().mean(-1)).tolist()
+            for split in ("valid", "test")
+        }
+
+    history = train_m2(model, codes["train"], labelled, train_labels[labelled], unlabelled, setup.schedule, list(training), evaluate=accuracy)
+    store = table3_store(profile)
+    for r, seed in enumerate(seeds):
+        curve = pd.DataFrame({"epoch": [h["epoch"] for h in history], "valid": [h["valid"][r] for h in history], "test": [h["test"][r] for h in history]})
+        path = store.artifact_path(config, seed, "curve.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        curve.to_csv(path, index=False, float_format="%.2f")
+    last = history[-1]
+    return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": setup.schedule.epochs, "M1 coordinates": kept} for r in range(len(seeds))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """One unit of Table 3 in a background job, e.g.
+    ``python -m hvae_lib.experiments.table3 cpu --configurations N+N --z1 5``."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("profile", choices=tuple(PROFILES))
+    parser.add_argument("--configurations", nargs="+", choices=tuple(CONFIGURATIONS), default=list(CONFIGURATIONS))
+    parser.add_argument("--z1", type=int, nargs="+")
+    parser.add_argument("--z2", type=int, nargs="+")
+    args = parser.parse_args(argv)
+    setup = PROFILES[args.profile]
+    cells = [(c, z1, z2) for c in args.configurations for z1 in args.z1 or setup.z1s for z2 in args.z2 or setup.z2s]
+    start = time.perf_counter()
+    frame = table3_runs(args.profile, cells)
+    print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"]].to_string(index=False))
+    print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

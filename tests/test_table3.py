@@ -1,0 +1,72 @@
+"""Table 3's runs on synthetic M1 codes: which labels training sees, the label draws, and the
+cache key."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from hvae_lib.experiments import table3
+from hvae_lib.training.m2_training import Codes, M2Schedule
+
+
+def _codes(latent: str, n: dict[str, int], dim: int = 4) -> dict:
+    g = torch.Generator().manual_seed(0)
+    out = {}
+    for split, size in n.items():
+        loc = torch.randn(size, dim, generator=g)
+        if latent == "normal":
+            loc[:, -1] = 0.01 * loc[:, -1]  # one near-constant coordinate, pruned
+            out[split] = Codes(latent, loc, torch.full_like(loc, 0.1))
+        else:
+            out[split] = Codes(latent, torch.nn.functional.normalize(loc, dim=1), torch.full((size,), 20.0))
+        out[f"{split} labels"] = torch.arange(size) % 10
+    return out
+
+
+@pytest.fixture
+def tiny(monkeypatch, tmp_path):
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    setup = replace(table3.PROFILES["smoke"], schedule=M2Schedule(epochs=1, batches=10, evaluate_every=1), hidden=8)
+    monkeypatch.setitem(table3.PROFILES, "smoke", setup)
+    monkeypatch.setattr(table3, "m1_codes", lambda profile, model, z1: _codes(table3.table1.MODELS[model], {"train": 300, "valid": 50, "test": 60}))
+    calls = []
+    real = table3.train_m2
+
+    def spy(model, codes, labelled, labels, unlabelled, schedule, seeds, evaluate=None):
+        calls.append(dict(codes=codes, labelled=labelled, labels=labels, unlabelled=unlabelled))
+        return real(model, codes, labelled, labels, unlabelled, schedule, seeds, evaluate)
+
+    monkeypatch.setattr(table3, "train_m2", spy)
+    return calls
+
+
+def test_training_sees_only_the_drawn_training_labels(tiny):
+    runs = table3.table3_runs("smoke", [("N+N", 5, 5)])
+    (call,) = tiny
+    train_labels = torch.arange(300) % 10
+    assert torch.equal(call["labels"], train_labels[call["labelled"]])
+    for r in range(2):
+        labelled, unlabelled = set(call["labelled"][r].tolist()), set(call["unlabelled"][r].tolist())
+        assert not labelled & unlabelled and labelled | unlabelled == set(range(300))
+        assert torch.bincount(train_labels[call["labelled"][r]], minlength=10).tolist() == [10] * 10
+    assert not torch.equal(call["labelled"][0], call["labelled"][1])  # a new label draw per run
+    assert call["codes"].dim == 3  # the near-constant coordinate pruned
+    assert runs["test accuracy"].between(0, 100).all() and len(runs) == 2
+
+
+def test_a_hyperspherical_m1_is_not_pruned(tiny):
+    runs = table3.table3_runs("smoke", [("S+N", 5, 5)])
+    assert tiny[0]["codes"].dim == 4 and (runs["M1 coordinates"] == 4).all()
+
+
+def test_every_setting_enters_the_cell_key(monkeypatch):
+    base = table3.cell_config("smoke", "N+N", 5, 5)
+    assert table3.cell_config("smoke", "S+N", 5, 5) != base
+    assert table3.cell_config("smoke", "N+N", 5, 10) != base
+    for change in (dict(hidden=7), dict(labels=200), dict(prune_threshold=None), dict(schedule=M2Schedule(epochs=3, batches=10))):
+        monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], **change))
+        assert table3.cell_config("smoke", "N+N", 5, 5) != base, change
+        monkeypatch.undo()
