@@ -9,7 +9,9 @@ Randomness belongs to the run. Run r owns one generator, seeded with its own see
 batch order (a permutation of the training set per epoch), its Bernoulli draws for dynamic
 binarisation and its posterior samples (``hvae_lib.distributions.RunNoise``). With its initial
 parameters also drawn from its seed alone (``VAE.from_seeds``), a run gives the same numbers
-trained alone or in any ensemble.
+trained alone or in any ensemble. ``stream_seeds`` can give any of the three streams
+(``STREAMS``: "order", "binarization", "noise") its own generator per run, so that one source
+of randomness varies while the others stay fixed (the critique's seed sensitivity).
 
 Early stopping follows the validation ELBO at beta = 1 (never the warm-up-weighted loss); only
 epochs that ran entirely at beta = 1 are candidates, so a model is never chosen from inside the
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +46,8 @@ from hvae_lib.training.flat_vae import PRECISIONS, FlatVAE
 
 SELECTIONS = ("after_warmup", "weighted_loss")
 VALIDATION_BINARIZATION_SEED = 1234
+# The random streams of a run: its batch order, its dynamic binarisation, its posterior samples.
+STREAMS = ("order", "binarization", "noise")
 
 
 @dataclass(frozen=True)
@@ -100,31 +105,39 @@ def train_ensemble(
     checkpoint: Path | None = None,
     valid_seed: int = VALIDATION_BINARIZATION_SEED,
     checkpoint_every: int = 5,
+    stream_seeds: Mapping[str, Sequence[int]] | None = None,
 ) -> TrainingOutcome:
     """Train every run of ``model`` on ``train_x`` (n, x_dim); load each run's chosen parameters.
 
-    ``seeds`` (one per run) seed each run's generator. ``binarize`` draws x ~ Bernoulli(train_x)
-    for every batch served (dynamic binarisation); the validation set is binarised once with
-    ``valid_seed``, the same for every run.
+    ``seeds`` (one per run) seed each run's generator; ``stream_seeds`` ({stream: one seed per
+    run}) gives the streams it names generators of their own. ``binarize`` draws
+    x ~ Bernoulli(train_x) for every batch served (dynamic binarisation); the validation set is
+    binarised once with ``valid_seed``, the same for every run.
     """
     if len(seeds) != model.runs:
         raise ValueError(f"need one seed per run: {model.runs} runs, {len(seeds)} seeds")
+    stream_seeds = dict(stream_seeds or {})
+    unknown = set(stream_seeds) - set(STREAMS)
+    if unknown or any(len(v) != model.runs for v in stream_seeds.values()):
+        raise ValueError(f"stream_seeds needs one seed per run for streams among {STREAMS}, got {stream_seeds}")
     # Adam's moments of parameters whose gradient stays zero (weights of pixels that are never on)
     # decay into subnormal floats, which the CPU computes with tens of times slower; flushing
     # them to zero (they are below 1.2e-38) keeps the step at full speed.
     torch.set_flush_denormal(True)
     try:
-        return _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid_seed, checkpoint_every)
+        return _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid_seed, checkpoint_every, stream_seeds)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid_seed, checkpoint_every) -> TrainingOutcome:
+def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid_seed, checkpoint_every, stream_seeds) -> TrainingOutcome:
     device = model.loc_head.weight.device
     runs, n = model.runs, train_x.shape[0]
     steps_per_epoch = -(-n // schedule.batch_size)
     flat = FlatVAE(model, schedule.learning_rate, schedule.precision)
     generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
+    own = {name: [torch.Generator(device=device).manual_seed(int(s)) for s in values] for name, values in stream_seeds.items()}
+    streams = {name: own.get(name, generators) for name in STREAMS}
     batches = _Batches(train_x, binarize, flat.dtype)
     valid = _fixed_binarization(valid_x, valid_seed) if binarize else valid_x
     state = {
@@ -144,16 +157,20 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
         flat.load_state_dict(saved["flat"])
         for generator, rng in zip(generators, saved["generators"]):
             generator.set_state(rng)
+        for name, states in saved.get("streams", {}).items():
+            for generator, rng in zip(own[name], states):
+                generator.set_state(rng)
 
     progress = tqdm(range(state["epoch"], schedule.max_epochs), initial=state["epoch"], total=schedule.max_epochs, disable=None, desc="epochs")
     for epoch in progress:
         active = state["active"]
-        noise = RunNoise([generators[r] for r in active])
-        order = torch.stack([torch.randperm(n, generator=generators[r], device=device) for r in active])
+        noise = RunNoise([streams["noise"][r] for r in active])
+        bits = RunNoise([streams["binarization"][r] for r in active])
+        order = torch.stack([torch.randperm(n, generator=streams["order"][r], device=device) for r in active])
         for step in range(steps_per_epoch):
             index = order[:, step * schedule.batch_size : (step + 1) * schedule.batch_size]
             done = (epoch * steps_per_epoch + step + 1) / (schedule.warmup_epochs * steps_per_epoch) if schedule.warmup_epochs else 1.0
-            flat.step(batches.serve(index, noise), schedule.final_beta * min(1.0, done), noise)
+            flat.step(batches.serve(index, bits), schedule.final_beta * min(1.0, done), noise)
 
         elbo = flat.elbo(valid, noise).tolist()
         weighted = schedule.selection == "weighted_loss"
@@ -183,7 +200,10 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
         progress.set_postfix(valid_elbo=f"{sum(finite) / max(1, len(finite)):.2f}", active=len(state["active"]))
         last = not state["active"] or epoch + 1 == schedule.max_epochs
         if checkpoint is not None and not last and (epoch + 1) % checkpoint_every == 0:
-            _save_atomic({"state": state, "flat": flat.state_dict(), "generators": [g.get_state() for g in generators]}, checkpoint)
+            _save_atomic({
+                "state": state, "flat": flat.state_dict(), "generators": [g.get_state() for g in generators],
+                "streams": {name: [g.get_state() for g in values] for name, values in own.items()},
+            }, checkpoint)
         if not state["active"]:
             break
 
