@@ -111,6 +111,7 @@ def run_vae(
     valid_x: torch.Tensor,
     test_x: torch.Tensor,
     after_training: Callable[[TrainedRuns], None] | None = None,
+    seed_plan: Callable[[int], tuple[int, int, int, dict[str, int]]] | None = None,
 ) -> pd.DataFrame:
     """Train (or read from ``store``) the runs ``seeds`` of one configuration; one row per run.
 
@@ -121,13 +122,19 @@ def run_vae(
     binarised once with a fixed seed, the same for every model. Each run's validation ELBO per
     epoch is stored as its ``history.csv`` artifact. ``after_training`` runs on the trained
     ensemble before it is dropped (to store what later chapters need from the models).
+    ``seed_plan(seed)`` replaces ``run_seeds``: (initialisation, training, evaluation seeds, and
+    seeds for the training streams that get generators of their own), for designs that vary one
+    source of randomness; its runs need an ``identity`` of their own.
     """
     config = run_config(identity, protocol, data)
     binary = protocol.likelihood == "bernoulli"
     target = device()
 
     def compute(missing: list[int]) -> list[dict[str, Any]]:
-        init, train, evaluation = zip(*(run_seeds(identity, seed) for seed in missing))
+        plans = [seed_plan(seed) if seed_plan else (*run_seeds(identity, seed), {}) for seed in missing]
+        init, train, evaluation, streams = zip(*plans)
+        if len({tuple(sorted(s)) for s in streams}) > 1:
+            raise ValueError(f"the runs of one ensemble must give the same streams their own seeds, got {streams}")
         model = VAE.from_seeds(
             train_x.shape[1], latent, d, init, hidden=protocol.hidden,
             likelihood=protocol.likelihood, noise_scale=protocol.noise_scale, circle_sampler=protocol.circle_sampler,
@@ -138,6 +145,7 @@ def run_vae(
         outcome = train_ensemble(
             model, images.to(target), valid.to(target), protocol.schedule, binarize=binary and not fixed,
             seeds=list(train), checkpoint=store.checkpoint_path(config, missing),
+            stream_seeds={name: [s[name] for s in streams] for name in streams[0]},
         )
         test = binarize_once(test_x) if binary else test_x
         metrics = evaluate_vae(model, test.to(target), protocol.iwae_samples, seeds=list(evaluation))
