@@ -109,3 +109,11 @@ def test_empty_store_says_nothing_is_stored(monkeypatch, tmp_path):
     for make in (low.ll_difference_table, low.knn_difference_table, low.collapse_table, low.collapse_verdict, low.reversal_table):
         table = make("cpu")
         assert table.iloc[0, 0] == "no stored runs yet", make.__name__
+
+
+def test_stored_low_data_runs_select_by_d_and_model(monkeypatch):
+    frame = pd.DataFrame({"model": ["N-VAE", "S-VAE", "N-VAE"], "d": [2, 2, 5], "LL": [-1.0, -2.0, -3.0]})
+    monkeypatch.setattr(low.low_data.table1, "stored_runs", lambda profile, fraction, protocol=None: frame)
+    assert len(low.low_data.low_data_runs("full", 0.1, train=False)) == 3
+    assert low.low_data.low_data_runs("full", 0.1, dims=(2,), train=False)["LL"].tolist() == [-1.0, -2.0]
+    assert low.low_data.low_data_runs("full", 0.1, dims=(2,), models=("S-VAE",), train=False)["LL"].tolist() == [-2.0]

@@ -77,8 +77,12 @@ def low_data_runs(
 def _select(frame: pd.DataFrame, dims: tuple[int, ...] | None, models: tuple[str, ...] | None) -> pd.DataFrame:
     if frame.empty:
         return frame
-    keep = frame["d"].isin(dims) if dims else True
-    return frame[keep & (frame["model"].isin(models) if models else True)]
+    keep = pd.Series(True, index=frame.index)
+    if dims:
+        keep &= frame["d"].isin(dims)
+    if models:
+        keep &= frame["model"].isin(models)
+    return frame[keep]
 
 
 def defect_runs(
