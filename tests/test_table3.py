@@ -31,7 +31,7 @@ def tiny(monkeypatch, tmp_path):
     monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
     setup = replace(table3.PROFILES["smoke"], schedule=M2Schedule(epochs=1, batches=10, evaluate_every=1), hidden=8)
     monkeypatch.setitem(table3.PROFILES, "smoke", setup)
-    monkeypatch.setattr(table3, "m1_codes", lambda profile, model, z1: _codes(table3.table1.MODELS[model], {"train": 300, "valid": 50, "test": 60}))
+    monkeypatch.setattr(table3, "m1_codes", lambda profile, model, z1, protocol=None: _codes(table3.table1.MODELS[model], {"train": 300, "valid": 50, "test": 60}))
     calls = []
     real = table3.train_m2
 
@@ -70,3 +70,27 @@ def test_every_setting_enters_the_cell_key(monkeypatch):
         monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], **change))
         assert table3.cell_config("smoke", "N+N", 5, 5) != base, change
         monkeypatch.undo()
+
+
+def test_the_anchor_has_kingmas_m1_and_its_own_key():
+    anchor = table3.cell_config("smoke", table3.ANCHOR, 50, 50)
+    assert anchor != table3.cell_config("smoke", "N+N", 50, 50)
+    protocol = table3.m1_protocol("full", table3.ANCHOR)
+    assert protocol.hidden == (600, 600) and protocol.activation == "softplus" and protocol.schedule.learning_rate == 3e-4
+    assert table3.m1_protocol("full", "N+N") == table3.table1.PROFILES["full"].protocol
+
+
+def test_the_anchor_trains_under_smoke(monkeypatch, tmp_path):
+    """Two epochs leave no coordinate of the smoke M1 active, so pruning is switched off here."""
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], prune_threshold=None))
+    runs = table3.anchor_runs("smoke")
+    assert len(runs) == table3.PROFILES["smoke"].runs and runs["test accuracy"].between(0, 100).all()
+    assert (runs["M1 coordinates"] <= 50).all()
+
+
+def test_a_collapsed_m1_is_refused_clearly():
+    codes = _codes("normal", {"train": 30, "valid": 5, "test": 5})
+    flat = {**codes, "train": Codes("normal", torch.zeros(30, 4), torch.ones(30, 4))}
+    with pytest.raises(ValueError, match="collapsed"):
+        table3.pruned("smoke", flat)

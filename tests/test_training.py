@@ -31,11 +31,12 @@ def _autograd_gradient(model: VAE, x: torch.Tensor, beta: float, seeds) -> torch
 @pytest.mark.parametrize("latent", ["normal", "vmf"])
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 @pytest.mark.parametrize("hidden", [(16, 8), (12,)])
-def test_written_out_backward_equals_autograd(latent, likelihood, hidden):
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_written_out_backward_equals_autograd(latent, likelihood, hidden, activation):
     """FlatVAE's float32 gradient is autograd's (to float32 rounding) for every posterior family,
-    likelihood and depth."""
+    likelihood, depth and activation."""
     seeds = [5, 6, 7]
-    model = VAE.from_seeds(20, latent, 3, [1, 2, 3], hidden=hidden, likelihood=likelihood, noise_scale=0.5)
+    model = VAE.from_seeds(20, latent, 3, [1, 2, 3], hidden=hidden, likelihood=likelihood, noise_scale=0.5, activation=activation)
     x = torch.bernoulli(torch.rand(3, 9, 20, generator=torch.Generator().manual_seed(0)))
     reference = _autograd_gradient(model, x, 0.3, seeds)
     ours = FlatVAE(model, 1e-3, "float32").gradient(x, 0.3, _generators(seeds))
@@ -230,3 +231,19 @@ def test_streams_resume_from_the_checkpoint(tmp_path):
 def test_unknown_streams_are_refused():
     with pytest.raises(ValueError, match="stream_seeds"):
         train_ensemble(VAE.from_seeds(32, "normal", 2, [1], hidden=(16,)), _blobs(64), _blobs(32), TrainingSchedule(max_epochs=1, warmup_epochs=0, patience=1, batch_size=32), True, seeds=[1], stream_seeds={"labels": [1]})
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_flat_elbo_equals_the_modules_elbo(activation):
+    """FlatVAE.elbo on the buffer equals VAE.elbo_terms on the module, drawing the same noise."""
+    model = VAE.from_seeds(20, "normal", 3, [1, 2], hidden=(12,), activation=activation)
+    x = torch.bernoulli(torch.rand(40, 20, generator=torch.Generator().manual_seed(0)))
+    flat = FlatVAE(model, 1e-3).elbo(x, _generators([5, 6]), batch_size=40)
+    with torch.no_grad():
+        reconstruction, kl = model.elbo_terms(x.expand(2, -1, -1), _generators([5, 6]))
+    torch.testing.assert_close(flat.float(), (reconstruction - kl).mean(dim=1), rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="activation"):
+        VAE(20, "normal", 2, activation="tanh")

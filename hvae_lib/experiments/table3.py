@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,12 +35,18 @@ import torch
 from hvae_lib.data import load_images
 from hvae_lib.evaluation.knn import balanced_label_draw
 from hvae_lib.experiments import table1
-from hvae_lib.experiments.vae_runs import binarize_once, run_config, run_vae
+from hvae_lib.experiments.vae_runs import VAEProtocol, binarize_once, run_config, run_vae
 from hvae_lib.models.m2 import M2
 from hvae_lib.results import RunStore
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
+from hvae_lib.training.vae_training import TrainingSchedule
 
 CONFIGURATIONS = {"N+N": ("N-VAE", "normal"), "S+S": ("S-VAE", "vmf"), "S+N": ("S-VAE", "normal")}
+# The anchor: Kingma et al.'s own M1+M2 (N+N at z1 = z2 = 50), whose 100-label accuracy is
+# 96.67 ± 0.14% (a faithful PyTorch port: 96.55% after 1000 M2 epochs, 97.20% after 3000).
+ANCHOR = "Kingma M1+M2"
+CONFIGURATIONS[ANCHOR] = ("N-VAE", "normal")
+KINGMA_ACCURACY = (96.67, 0.14)
 M1_SEED = 0
 SPLITS = ("train", "valid", "test")
 
@@ -67,6 +73,24 @@ PROFILES = {
     "full": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=5, schedule=M2Schedule(epochs=1000, batches=100, evaluate_every=10)),
 }
 
+# Kingma's M1: 784-600-600-50, softplus, Bernoulli, dynamic binarisation, Adam 3e-4, batch 500 and
+# no warm-up (the port's settings); early stopping is off (patience beyond the last epoch), so
+# only the engine's choice of the best validation epoch differs from training to the end.
+# Kingma's weight prior (decay 1/N) and the port's gradient clipping are left out.
+_KINGMA_SCHEDULE = TrainingSchedule(max_epochs=1000, warmup_epochs=0, patience=1001, batch_size=500, learning_rate=3e-4, precision="float32")
+KINGMA_M1 = {
+    "smoke": VAEProtocol(replace(_KINGMA_SCHEDULE, max_epochs=2, patience=3), hidden=(60, 60), iwae_samples=16, activation="softplus"),
+    "cpu": VAEProtocol(replace(_KINGMA_SCHEDULE, max_epochs=200, patience=201), hidden=(600, 600), iwae_samples=500, activation="softplus"),
+    "full": VAEProtocol(_KINGMA_SCHEDULE, hidden=(600, 600), iwae_samples=500, activation="softplus"),
+}
+KINGMA_M2 = {
+    "smoke": M2Schedule(epochs=2, batches=10, evaluate_every=1),
+    "cpu": M2Schedule(epochs=200, batches=100, evaluate_every=5),
+    "full": M2Schedule(epochs=3000, batches=100, evaluate_every=10),
+}
+KINGMA_M2_HIDDEN = 500
+
+
 # Davidson et al. (2018), Table 3: test accuracy (%), most likely with 100 labels
 # (``../shared/reference/paper_numbers.md``); ``PAPER_MARKED`` are the cells it marks as best.
 PAPER = pd.DataFrame(
@@ -81,15 +105,21 @@ PAPER_MARKED = {(5, 5, "S+S"), (5, 10, "S+N"), (5, 50, "S+N"), (10, 5, "S+N"), (
                 (10, 50, "S+N"), (50, 5, "S+N"), (50, 10, "S+N"), (50, 50, "S+N")}
 
 
-def m1_codes(profile: str, model: str, z1: int) -> dict[str, Codes | torch.Tensor]:
-    """The frozen M1 of ``model`` at d = ``z1``: its posterior on every training, validation and
-    test image ({split: Codes}) and the labels ({split + " labels": tensor}). Trained (Table 1's
-    protocol, seed ``M1_SEED``) where its codes are not on disk."""
+def m1_protocol(profile: str, configuration: str) -> VAEProtocol:
+    """The protocol of a configuration's M1: Table 1's, or for the anchor Kingma's."""
+    return KINGMA_M1[profile] if configuration == ANCHOR else table1.PROFILES[PROFILES[profile].m1_profile].protocol
+
+
+def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = None) -> dict[str, Codes | torch.Tensor]:
+    """The frozen M1 of ``model`` at d = ``z1`` (under ``protocol``, Table 1's by default): its
+    posterior on every training, validation and test image ({split: Codes}) and the labels
+    ({split + " labels": tensor}). Trained (seed ``M1_SEED``) where its codes are not on disk."""
     setup = table1.PROFILES[PROFILES[profile].m1_profile]
+    protocol = protocol or setup.protocol
     data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
     splits = {"train": data.train.head(setup.n_train), "valid": data.valid.head(setup.n_valid), "test": data.test.head(setup.n_test)}
     store = RunStore("table3_m1", PROFILES[profile].m1_profile)
-    config = run_config({"model": model, "d": z1}, setup.protocol, setup.data())
+    config = run_config({"model": model, "d": z1}, protocol, setup.data())
     path = store.folder / "codes" / f"{store.path(config, M1_SEED).stem}.pt"
     if not path.exists():
         store.path(config, M1_SEED).unlink(missing_ok=True)  # recomputed, identically, with its codes
@@ -99,7 +129,7 @@ def m1_codes(profile: str, model: str, z1: int) -> dict[str, Codes | torch.Tenso
             torch.save({split: _posterior(trained.model, binarize_once(part.images)) for split, part in splits.items()}, path)
 
         run_vae(
-            store, {"model": model, "d": z1}, table1.MODELS[model], z1, [M1_SEED], setup.protocol, setup.data(),
+            store, {"model": model, "d": z1}, table1.MODELS[model], z1, [M1_SEED], protocol, setup.data(),
             splits["train"].images, splits["valid"].images, splits["test"].images, after_training=keep_codes,
         )
     stored = torch.load(path, weights_only=True)
@@ -128,6 +158,8 @@ def pruned(profile: str, codes: dict) -> tuple[dict, int]:
     if codes["train"].latent != "normal" or threshold is None:
         return codes, codes["train"].dim
     keep = active_coordinates(codes["train"], threshold)
+    if not keep.any():
+        raise ValueError(f"no coordinate of this M1 has posterior means with an sd above {threshold}: it has collapsed, and M2 would see no input")
     return {**codes, **{split: codes[split].keep(keep) for split in SPLITS}}, int(keep.sum())
 
 
@@ -149,10 +181,11 @@ def cell_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
     """The cache key of a cell: the pairing, z1, z2, labels, M2's settings and its M1's key."""
     setup = PROFILES[profile]
     m1 = table1.PROFILES[setup.m1_profile]
-    m1_key = run_config({"model": CONFIGURATIONS[configuration][0], "d": z1}, m1.protocol, m1.data())
+    m1_key = run_config({"model": CONFIGURATIONS[configuration][0], "d": z1}, m1_protocol(profile, configuration), m1.data())
+    schedule, hidden = (KINGMA_M2[profile], KINGMA_M2_HIDDEN) if configuration == ANCHOR else (setup.schedule, setup.hidden)
     return {
         "configuration": configuration, "z1": z1, "z2": z2, "labels": setup.labels,
-        "m2": _digest({"schedule": asdict(setup.schedule), "hidden": setup.hidden, "prune": setup.prune_threshold}),
+        "m2": _digest({"schedule": asdict(schedule), "hidden": hidden, "prune": setup.prune_threshold}),
         "m1": _digest({**m1_key, "seed": M1_SEED}),
     }
 
@@ -163,7 +196,7 @@ def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None) -
     run's accuracy curve is its ``curve.csv`` artifact."""
     setup = PROFILES[profile]
     store = table3_store(profile)
-    cells = cells or [(c, z1, z2) for c in CONFIGURATIONS for z1 in setup.z1s for z2 in setup.z2s]
+    cells = cells or [(c, z1, z2) for c in CONFIGURATIONS if c != ANCHOR for z1 in setup.z1s for z2 in setup.z2s]
     frames = []
     for configuration, z1, z2 in cells:
         config = cell_config(profile, configuration, z1, z2)
@@ -172,10 +205,17 @@ def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None) -
     return pd.concat(frames, ignore_index=True)
 
 
+def anchor_runs(profile: str) -> pd.DataFrame:
+    """Kingma's M1+M2 with 100 labels (M1 and M2 of ``KINGMA_M1`` and ``KINGMA_M2``, z1 = z2 = 50),
+    the check that this M2 is right before any hyperspherical variant is read."""
+    return table3_runs(profile, [(ANCHOR, 50, 50)])
+
+
 def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, seeds: list[int]) -> list[dict]:
     setup = PROFILES[profile]
     m1_model, latent = CONFIGURATIONS[configuration]
-    codes, kept = pruned(profile, m1_codes(profile, m1_model, z1))
+    codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)))
+    schedule, hidden = (KINGMA_M2[profile], KINGMA_M2_HIDDEN) if configuration == ANCHOR else (setup.schedule, setup.hidden)
     train_labels = codes["train labels"]
     labelled, unlabelled = [], []
     for seed in seeds:
@@ -185,7 +225,7 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
     labelled, unlabelled = torch.stack(labelled), torch.stack(unlabelled)
     identity = {k: config[k] for k in ("configuration", "z1", "z2")}
     init, training = zip(*(m2_seeds(identity, seed) for seed in seeds))
-    model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=setup.hidden)
+    model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=hidden)
 
     def accuracy(m: M2, epoch: int) -> dict:
         return {
@@ -193,7 +233,7 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
             for split in ("valid", "test")
         }
 
-    history = train_m2(model, codes["train"], labelled, train_labels[labelled], unlabelled, setup.schedule, list(training), evaluate=accuracy)
+    history = train_m2(model, codes["train"], labelled, train_labels[labelled], unlabelled, schedule, list(training), evaluate=accuracy)
     store = table3_store(profile)
     for r, seed in enumerate(seeds):
         curve = pd.DataFrame({"epoch": [h["epoch"] for h in history], "valid": [h["valid"][r] for h in history], "test": [h["test"][r] for h in history]})
@@ -201,7 +241,7 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
         path.parent.mkdir(parents=True, exist_ok=True)
         curve.to_csv(path, index=False, float_format="%.2f")
     last = history[-1]
-    return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": setup.schedule.epochs, "M1 coordinates": kept} for r in range(len(seeds))]
+    return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "M1 coordinates": kept} for r in range(len(seeds))]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -212,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("profile", choices=tuple(PROFILES))
-    parser.add_argument("--configurations", nargs="+", choices=tuple(CONFIGURATIONS), default=list(CONFIGURATIONS))
+    parser.add_argument("--configurations", nargs="+", choices=tuple(CONFIGURATIONS), default=[c for c in CONFIGURATIONS if c != ANCHOR])
     parser.add_argument("--z1", type=int, nargs="+")
     parser.add_argument("--z2", type=int, nargs="+")
     args = parser.parse_args(argv)

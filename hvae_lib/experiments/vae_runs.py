@@ -38,6 +38,7 @@ class VAEProtocol:
     noise_scale: float = 1.0
     binarization: str = "dynamic"
     circle_sampler: str = "vmf"
+    activation: str = "relu"
 
     def __post_init__(self):
         if self.binarization not in BINARIZATIONS:
@@ -56,7 +57,7 @@ class VAEProtocol:
 # sample for every run (the earlier reproduction's; kept to measure that defect).
 BINARIZATIONS = ("dynamic", "fixed")
 TRAIN_BINARIZATION_SEED = 2019
-LATER_SETTINGS = {"binarization": "dynamic", "circle_sampler": "vmf", "selection": "after_warmup"}
+LATER_SETTINGS = {"binarization": "dynamic", "circle_sampler": "vmf", "selection": "after_warmup", "activation": "relu"}
 
 
 def _without_later_defaults(value: Any) -> Any:
@@ -138,6 +139,7 @@ def run_vae(
         model = VAE.from_seeds(
             train_x.shape[1], latent, d, init, hidden=protocol.hidden,
             likelihood=protocol.likelihood, noise_scale=protocol.noise_scale, circle_sampler=protocol.circle_sampler,
+            activation=protocol.activation,
         ).to(target)
         fixed = binary and protocol.binarization == "fixed"
         images = binarize_once(train_x, TRAIN_BINARIZATION_SEED) if fixed else train_x

@@ -1,6 +1,6 @@
 r"""The paper's variational auto-encoder, with the posterior family as a parameter.
 
-Encoder x -> h (MLP with ReLU), then two heads:
+Encoder x -> h (MLP with ReLU, or softplus as in Kingma et al.'s M1), then two heads:
 
 - ``normal`` (N-VAE): z in R^d, q(z|x) = N(mu, diag sigma^2), mu = Linear(h),
   sigma = softplus(Linear(h)); prior N(0, I).
@@ -30,6 +30,7 @@ from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
 
 LATENTS = ("normal", "vmf", "power_spherical")
 LIKELIHOODS = ("bernoulli", "gaussian")
+ACTIVATIONS = {"relu": nn.ReLU, "softplus": nn.Softplus}
 # "wrapped_normal": on the circle (vmf, d = 1), training draws z = (cos t, sin t) with
 # t = angle(mu) + eps / kappa, eps ~ N(0, 1), the earlier reproduction's stand-in for the vMF
 # sampler (its KL stays the vMF's); kept to measure that defect. Evaluation always uses the vMF.
@@ -49,6 +50,7 @@ class VAE(nn.Module):
         generator: seeds the initial parameters.
         circle_sampler: "vmf", or "wrapped_normal" for ``rsample`` on the circle (see
             ``CIRCLE_SAMPLERS``).
+        activation: "relu" (the paper's) or "softplus" (Kingma et al.'s M1) between layers.
     """
 
     def __init__(
@@ -62,8 +64,12 @@ class VAE(nn.Module):
         noise_scale: float = 1.0,
         generator: torch.Generator | None = None,
         circle_sampler: str = "vmf",
+        activation: str = "relu",
     ):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(ACTIVATIONS)}, got {activation!r}")
+        self.activation = activation
         if circle_sampler not in CIRCLE_SAMPLERS:
             raise ValueError(f"circle_sampler must be one of {CIRCLE_SAMPLERS}, got {circle_sampler!r}")
         if circle_sampler != "vmf" and (latent != "vmf" or d != 1):
@@ -79,10 +85,10 @@ class VAE(nn.Module):
         self.likelihood, self.noise_scale = likelihood, noise_scale
         self.z_dim = d if latent == "normal" else d + 1
         widths = [x_dim, *hidden]
-        self.encoder = EnsembleMLP(runs, widths, final_activation=True, generator=generator)
+        self.encoder = EnsembleMLP(runs, widths, final_activation=True, generator=generator, activation=ACTIVATIONS[activation])
         self.loc_head = EnsembleLinear(runs, widths[-1], self.z_dim, generator)
         self.scale_head = EnsembleLinear(runs, widths[-1], d if latent == "normal" else 1, generator)
-        self.decoder = EnsembleMLP(runs, [self.z_dim, *reversed(widths)], generator=generator)
+        self.decoder = EnsembleMLP(runs, [self.z_dim, *reversed(widths)], generator=generator, activation=ACTIVATIONS[activation])
 
     @classmethod
     def from_seeds(cls, x_dim: int, latent: str, d: int, seeds: Sequence[int], **kwargs) -> VAE:

@@ -9,7 +9,9 @@ mathematics as ``VAE.elbo_terms`` followed by autograd, organised for speed:
 - The wide layers (the encoder's, and the decoder's after its first) run their matmuls in
   ``precision`` (float32, or bfloat16 with float32 accumulation inside each matmul) on a copy of
   the weights cast once per step. Their backward is written out: for a layer y = x W + b,
-      dW = x^T dy,   db = sum_n dy,   dx = dy W^T,   and through a ReLU  dx <- dx * [x > 0].
+      dW = x^T dy,   db = sum_n dy,   dx = dy W^T,   and through the activation a = f(x)
+  dx <- dx * f'(x), read from a alone: [a > 0] for a ReLU, 1 - exp(-a) for a softplus
+  (sigmoid(x) = 1 - exp(-softplus(x))).
 - The latent block (the two heads, the posterior, its sample, the KL and the decoder's first
   layer) is small and runs in float32 under autograd, so every posterior family and its KL are
   exactly those of ``hvae_lib.distributions``.
@@ -74,6 +76,16 @@ class FlatVAE:
         self._encoder = [self._layer_names(f"encoder.{i}") for i, m in enumerate(model.encoder) if hasattr(m, "weight")]
         decoder = [self._layer_names(f"decoder.{i}") for i, m in enumerate(model.decoder) if hasattr(m, "weight")]
         self._decoder_first, self._decoder = decoder[0], decoder[1:]
+
+    def _activate(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's activation, in place where it can be."""
+        return x.relu_() if self.model.activation == "relu" else F.softplus(x)
+
+    def _activation_backward(self, d: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """d * f'(x) from the activation's output a = f(x)."""
+        if self.model.activation == "relu":
+            return torch.ops.aten.threshold_backward(d, out, 0)
+        return d * torch.expm1(-out).neg_()
 
     @staticmethod
     def _layer_names(prefix: str) -> tuple[str, str]:
@@ -143,23 +155,23 @@ class FlatVAE:
 
         activations = [x.to(self.dtype)]
         for w, b in self._encoder:
-            activations.append(self._linear(weights, w, b, activations[-1]).relu_())
+            activations.append(self._activate(self._linear(weights, w, b, activations[-1])))
         hidden = activations[-1].float()
         latent = self._normal_latent if self.model.latent == "normal" else self._autograd_latent
         first, latent_backward = latent(rows, hidden, beta / n, noise)
         decoded = [first.to(self.dtype)]
         for i, (w, b) in enumerate(self._decoder):
             out = self._linear(weights, w, b, decoded[-1])
-            decoded.append(out.relu_() if i < len(self._decoder) - 1 else out)
+            decoded.append(self._activate(out) if i < len(self._decoder) - 1 else out)
 
         d_out = self._output_gradient(decoded.pop().float(), x).mul_(1 / n)
         for (w, b), inputs in zip(reversed(self._decoder), reversed(decoded)):
-            d_out = self._backward_linear(weights, grad16, w, b, inputs, d_out.to(self.dtype), relu_input=inputs is not decoded[0])
+            d_out = self._backward_linear(weights, grad16, w, b, inputs, d_out.to(self.dtype), activated_input=inputs is not decoded[0])
         d_hidden, latent_grads = latent_backward(d_out.float())
-        d_out = torch.ops.aten.threshold_backward(d_hidden, hidden, 0)
+        d_out = self._activation_backward(d_hidden, hidden)
         for index in range(len(self._encoder) - 1, -1, -1):
             w, b = self._encoder[index]
-            d_out = self._backward_linear(weights, grad16, w, b, activations[index], d_out.to(self.dtype), relu_input=index > 0)
+            d_out = self._backward_linear(weights, grad16, w, b, activations[index], d_out.to(self.dtype), activated_input=index > 0)
         if grad16 is not grad:
             grad.copy_(grad16)
         for name, value in latent_grads.items():  # float32, after the cast of the wide layers'
@@ -169,18 +181,18 @@ class FlatVAE:
     def _linear(self, weights, w, b, x):
         return torch.baddbmm(self.view(weights, b), x, self.view(weights, w))
 
-    def _backward_linear(self, weights, grad, w, b, inputs, d_out, relu_input):
+    def _backward_linear(self, weights, grad, w, b, inputs, d_out, activated_input):
         """Write dW, db of y = x W + b into ``grad`` (a buffer of ``d_out``'s dtype); return dx
-        (masked by [x > 0] when x is a ReLU output), or None for the first layer."""
+        (through the activation when x is an activation's output), or None for the first layer."""
         torch.bmm(inputs.transpose(1, 2), d_out, out=self.view(grad, w))
         torch.sum(d_out, dim=1, keepdim=True, out=self.view(grad, b))
         if w == self._encoder[0][0]:
             return None
         d_in = torch.bmm(d_out, self.view(weights, w).transpose(1, 2))
-        return torch.ops.aten.threshold_backward(d_in, inputs, 0) if relu_input else d_in
+        return self._activation_backward(d_in, inputs) if activated_input else d_in
 
     def _autograd_latent(self, rows, hidden, kl_weight, noise):
-        """Heads, posterior, one sample, KL and the decoder's first layer (with its ReLU), in
+        """Heads, posterior, one sample, KL and the decoder's first layer (with its activation), in
         float32 under autograd, for any posterior family. Returns the first decoder activation
         and a function that takes its gradient and returns the gradient in ``hidden`` and the
         block's parameter gradients."""
@@ -194,7 +206,7 @@ class FlatVAE:
         z = model.rsample(q, noise)
         kl = torch.distributions.kl_divergence(q, model.prior()).float()
         w, b = self._decoder_first
-        first = torch.baddbmm(leaves[b], z, leaves[w]).relu()
+        first = self._activate(torch.baddbmm(leaves[b], z, leaves[w]))
 
         def backward(d_first):
             torch.autograd.backward([first, kl], [d_first, torch.full_like(kl, kl_weight)])
@@ -207,8 +219,8 @@ class FlatVAE:
         for ``_autograd_latent``, in fewer operations):
 
             loc = h W_l + b_l,  s = softplus(h W_s + b_s) + 1e-6,  z = loc + s eps,
-            KL = sum_j [ (loc_j^2 + s_j^2 - 1) / 2 - log s_j ],  a = relu(z W_d + b_d);
-            dz = da' W_d^T (da' = da [a > 0]),  dloc = dz + c loc,
+            KL = sum_j [ (loc_j^2 + s_j^2 - 1) / 2 - log s_j ],  a = f(z W_d + b_d);
+            dz = da' W_d^T (da' = da f'(.)),  dloc = dz + c loc,
             draw = (dz eps + c (s - 1/s)) sigmoid(h W_s + b_s),  dh = dloc W_l^T + draw W_s^T,
         with c the KL's weight in the loss."""
         view = lambda name: self.view(rows, name)
@@ -218,10 +230,10 @@ class FlatVAE:
         eps = noise.randn(noise.split(loc.numel()), loc.dtype, loc.device).reshape(loc.shape)
         z = torch.addcmul(loc, scale, eps)
         w, b = self._decoder_first
-        first = torch.baddbmm(view(b), z, view(w)).relu_()
+        first = self._activate(torch.baddbmm(view(b), z, view(w)))
 
         def backward(d_first):
-            d_pre = torch.ops.aten.threshold_backward(d_first, first, 0)
+            d_pre = self._activation_backward(d_first, first)
             grads = {w: torch.bmm(z.transpose(1, 2), d_pre), b: d_pre.sum(dim=1, keepdim=True)}
             dz = torch.bmm(d_pre, view(w).transpose(1, 2))
             d_loc = dz.add(loc, alpha=kl_weight)
@@ -253,13 +265,13 @@ class FlatVAE:
             chunk = x[start : start + batch_size].float().expand(self.runs, -1, -1)
             h = chunk
             for w, b in self._encoder:
-                h = self._linear(rows, w, b, h).relu_()
+                h = self._activate(self._linear(rows, w, b, h))
             loc = self._linear(rows, "loc_head.weight", "loc_head.bias", h)
             q = self.model.posterior_from_heads(loc, self._linear(rows, "scale_head.weight", "scale_head.bias", h))
-            out = self._linear(rows, *self._decoder_first, self.model.rsample(q, noise)).relu_()
+            out = self._activate(self._linear(rows, *self._decoder_first, self.model.rsample(q, noise)))
             for i, (w, b) in enumerate(self._decoder):
                 out = self._linear(rows, w, b, out)
-                out = out.relu_() if i < len(self._decoder) - 1 else out
+                out = self._activate(out) if i < len(self._decoder) - 1 else out
             if self.model.likelihood == "bernoulli":
                 log_px = -F.binary_cross_entropy_with_logits(out, chunk, reduction="none").sum(-1)
             else:
