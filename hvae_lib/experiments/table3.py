@@ -28,16 +28,20 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 from hvae_lib.data import load_images
 from hvae_lib.evaluation.knn import balanced_label_draw
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol, binarize_once, run_config, run_vae
 from hvae_lib.models.m2 import M2
+from hvae_lib.plotting import CYCLE
 from hvae_lib.results import RunStore
+from hvae_lib.stats import holm
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -242,6 +246,94 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
         curve.to_csv(path, index=False, float_format="%.2f")
     last = history[-1]
     return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "M1 coordinates": kept} for r in range(len(seeds))]
+
+
+TRAINS_HERE = {"smoke": True, "cpu": False, "full": True}
+
+
+def chapter_runs(profile: str) -> pd.DataFrame:
+    """The runs the chapter shows: under ``smoke`` and ``full`` every cell, trained where
+    missing; under ``cpu`` the runs stored so far (its 27 cells are hours of CPU, trained as
+    background units with ``main``)."""
+    if TRAINS_HERE[profile]:
+        return pd.concat([table3_runs(profile), anchor_runs(profile)], ignore_index=True)
+    frame = table3_store(profile).frame()
+    return frame if not frame.empty else pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+
+
+def table3_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (z1, z2): each pairing's final test accuracy (mean ± sd over runs, with the runs) next
+    to the paper's, the best marked as the paper marks it."""
+    rows = []
+    for (z1, z2), paper in PAPER.iterrows():
+        row = {"z1": z1, "z2": z2}
+        for configuration in PAPER.columns:
+            cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]["test accuracy"]
+            row[f"{configuration} ours"] = _mean_sd(cell) if len(cell) else "not yet run"
+            row[f"{configuration} paper"] = f"{paper[configuration]:.1f}{'*' if (z1, z2, configuration) in PAPER_MARKED else ''}"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["z1", "z2"])
+
+
+def _mean_sd(values: pd.Series) -> str:
+    return f"{values.mean():.1f} ± {values.std():.1f} ({len(values)})" if len(values) > 1 else f"{values.mean():.1f} (1)"
+
+
+def best_pairing_tests(runs: pd.DataFrame) -> pd.DataFrame:
+    """The paper's claim "S+N is best", per (z1, z2) with at least 2 runs of each pairing:
+    S+N against N+N and against S+S (Welch's test on the runs' final accuracies, one-sided),
+    Holm-corrected over every test of the table."""
+    rows = []
+    for (z1, z2), cell in (runs.groupby(["z1", "z2"]) if not runs.empty else ()):
+        values = {c: cell.loc[cell["configuration"] == c, "test accuracy"].to_numpy() for c in PAPER.columns}
+        for other in ("N+N", "S+S"):
+            if min(len(values["S+N"]), len(values[other])) >= 2:
+                p = stats.ttest_ind(values["S+N"], values[other], equal_var=False, alternative="greater").pvalue
+                rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": f"{values['S+N'].mean() - values[other].mean():+.1f}", "p": float(p)})
+    if not rows:
+        return pd.DataFrame({"z1": ["all"], "z2": ["all"], "measured": ["no cell has 2 runs of each pairing yet"]}).set_index(["z1", "z2"])
+    table = pd.DataFrame(rows)
+    table["p (Holm)"] = holm(table["p"].to_numpy())
+    table["S+N better"] = ["yes" if q < 0.05 else "not significant" for q in table["p (Holm)"]]
+    for column in ("p", "p (Holm)"):
+        table[column] = table[column].map(lambda v: f"{v:.2g}")
+    return table.set_index(["z1", "z2", "S+N against"])
+
+
+def anchor_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The anchor's final test accuracy against Kingma's and the faithful port's."""
+    ours = runs.loc[runs["configuration"] == ANCHOR, "test accuracy"]
+    rows = [
+        {"source": "this book", "epochs of M2": f"{int(runs.loc[runs['configuration'] == ANCHOR, 'epochs'].iloc[0])}" if len(ours) else "", "test accuracy (%)": _mean_sd(ours) if len(ours) else "not yet run"},
+        {"source": "Kingma et al. (2014)", "epochs of M2": "3000", "test accuracy (%)": f"{KINGMA_ACCURACY[0]:.2f} ± {KINGMA_ACCURACY[1]:.2f}"},
+        {"source": "faithful PyTorch port", "epochs of M2": "1000 / 3000", "test accuracy (%)": "96.55 / 97.20 (1 run)"},
+    ]
+    return pd.DataFrame(rows).set_index("source")
+
+
+def curves_figure(profile: str, runs: pd.DataFrame):
+    """Test accuracy against M2 epoch for every (z1, z2) and pairing (mean over runs; the
+    anchor dashed in the z1 = z2 = 50 panel), from each run's ``curve.csv``."""
+    store = table3_store(profile)
+    grid = PAPER.index.tolist()
+    fig, axes = plt.subplots(3, 3, figsize=(10, 8), sharex=True, sharey=True)
+    colours = dict(zip([*PAPER.columns, ANCHOR], CYCLE))
+    for ax, (z1, z2) in zip(axes.flat, grid):
+        for configuration in [*PAPER.columns, ANCHOR]:
+            cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]
+            curves = [pd.read_csv(store.artifact_path(cell_config(profile, configuration, z1, z2), int(run), "curve.csv")).set_index("epoch")["test"] for run in cell["run"]]
+            if curves:
+                mean = pd.concat(curves, axis=1).mean(axis=1)
+                ax.plot(mean.index, mean.to_numpy(), color=colours[configuration], linestyle="--" if configuration == ANCHOR else "-", label=configuration)
+        ax.set_title(f"z1 = {z1}, z2 = {z2}", fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("M2 epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy (%)")
+    handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
+    if handles:
+        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
+    return fig
 
 
 def main(argv: list[str] | None = None) -> None:
