@@ -135,3 +135,10 @@ def test_stored_runs_count_both_training_precisions_preferring_the_protocols(mon
     assert table1.stored_runs("smoke", protocol=replace(setup.protocol, binarization="fixed"))["LL"].tolist() == [-4.0]
     path = table1.run_artifact("smoke", next(found.reset_index().itertuples(index=False)), "knn.csv")
     assert path == store.artifact_path(vae_runs.run_config(identity, as_precision("bfloat16"), setup.data()), 0, "knn.csv")
+
+
+def test_full_protocol_status_reads_an_empty_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    assert table1.stored_runs("full").empty
+    status = table1.full_protocol_status()
+    assert (status["LL (full protocol)"] == "not yet run").all() and (status["runs"] == "0 / 10").all()

@@ -184,7 +184,7 @@ def stored_runs(profile: str, fraction: float = 1.0, protocol: VAEProtocol | Non
     protocol = protocol or setup.protocol
     frame = table1_store(profile).frame()
     if frame.empty or not {"protocol", "data"} <= set(frame.columns):
-        return frame.iloc[0:0].assign(precision=pd.Series(dtype=str))
+        return pd.DataFrame(columns=["model", "d", "run", *METRICS, "epochs", "protocol", "data", "precision"])
     tags = {}
     for precision in (protocol.schedule.precision, *TRAINING_PRECISIONS):
         variant = replace(protocol, schedule=replace(protocol.schedule, precision=precision))
