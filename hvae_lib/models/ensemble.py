@@ -51,6 +51,20 @@ def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator | 
     return (torch.rand(shape, generator=generator) * 2 - 1) * bound
 
 
+def stack_seeded_runs(build, seeds: Sequence[int]) -> nn.Module:
+    """An ensemble whose run r is initialised as ``build(1, torch.Generator().manual_seed(seeds[r]))``
+    alone (``build(runs, generator)`` makes an ensemble module): a run's initial parameters
+    depend on its seed only, never on the other runs."""
+    if not seeds:
+        raise ValueError("from_seeds needs at least one seed")
+    singles = [build(1, torch.Generator().manual_seed(int(s))) for s in seeds]
+    model = build(len(seeds), None)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(torch.cat([dict(single.named_parameters())[name] for single in singles]))
+    return model
+
+
 def run_parameters(module: nn.Module, run: int) -> dict[str, torch.Tensor]:
     """The parameters of run ``run`` of an ensemble module, as a state dict of a 1-run ensemble."""
     return {name: p[run : run + 1].detach().clone() for name, p in module.named_parameters()}

@@ -36,7 +36,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from hvae_lib.distributions import HypersphericalUniform, Noise, VonMisesFisher
-from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
+from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP, stack_seeded_runs
 
 M2_LATENTS = ("normal", "vmf")
 
@@ -77,14 +77,7 @@ class M2(nn.Module):
     def from_seeds(cls, x_dim: int, latent: str, d: int, seeds: Sequence[int], **kwargs) -> M2:
         """An ensemble whose run r is initialised from ``torch.Generator().manual_seed(seeds[r])``
         alone, whatever the other runs."""
-        if not seeds:
-            raise ValueError("from_seeds needs at least one seed")
-        singles = [cls(x_dim, latent, d, runs=1, generator=torch.Generator().manual_seed(int(s)), **kwargs) for s in seeds]
-        model = cls(x_dim, latent, d, runs=len(seeds), **kwargs)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(torch.cat([dict(single.named_parameters())[name] for single in singles]))
-        return model
+        return stack_seeded_runs(lambda runs, generator: cls(x_dim, latent, d, runs=runs, generator=generator, **kwargs), seeds)
 
     def class_logits(self, z1: torch.Tensor) -> torch.Tensor:
         """Logits of q(y | z1), shape (runs, n, K), for z1 of shape (runs, n, x_dim)."""

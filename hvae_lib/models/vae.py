@@ -26,7 +26,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from hvae_lib.distributions import HypersphericalUniform, Noise, PowerSpherical, VonMisesFisher
-from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP
+from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP, stack_seeded_runs
 
 LATENTS = ("normal", "vmf", "power_spherical")
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -94,14 +94,7 @@ class VAE(nn.Module):
     def from_seeds(cls, x_dim: int, latent: str, d: int, seeds: Sequence[int], **kwargs) -> VAE:
         """An ensemble whose run r is initialised from ``torch.Generator().manual_seed(seeds[r])``
         alone: a run's initial parameters depend on its seed only, never on the other runs."""
-        if not seeds:
-            raise ValueError("from_seeds needs at least one seed")
-        singles = [cls(x_dim, latent, d, runs=1, generator=torch.Generator().manual_seed(int(s)), **kwargs) for s in seeds]
-        model = cls(x_dim, latent, d, runs=len(seeds), **kwargs)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                p.copy_(torch.cat([dict(single.named_parameters())[name] for single in singles]))
-        return model
+        return stack_seeded_runs(lambda runs, generator: cls(x_dim, latent, d, runs=runs, generator=generator, **kwargs), seeds)
 
     def posterior(self, x: torch.Tensor) -> Distribution:
         """q(z | x) for x of shape (runs, n, x_dim); batch shape (runs, n)."""
