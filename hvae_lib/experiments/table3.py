@@ -24,8 +24,6 @@ protocol share them) and recomputed when missing. M2 runs are cached per run in
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, replace
 
 import matplotlib.pyplot as plt
@@ -37,7 +35,7 @@ from scipy import stats
 from hvae_lib.data import load_images
 from hvae_lib.evaluation.knn import balanced_label_draw
 from hvae_lib.experiments import table1
-from hvae_lib.experiments.vae_runs import VAEProtocol, binarize_once, run_config, run_vae
+from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, run_config, run_seeds, run_vae
 from hvae_lib.models.m2 import M2
 from hvae_lib.plotting import CYCLE
 from hvae_lib.results import RunStore
@@ -167,14 +165,10 @@ def pruned(profile: str, codes: dict) -> tuple[dict, int]:
     return {**codes, **{split: codes[split].keep(keep) for split in SPLITS}}, int(keep.sum())
 
 
-def _digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
-
-
 def m2_seeds(identity: dict, seed: int) -> tuple[int, int]:
-    """(initialisation, training) seeds of run ``seed`` of a cell, from a hash of both alone."""
-    digest = hashlib.sha256(json.dumps({"identity": identity, "seed": int(seed)}, sort_keys=True).encode()).digest()
-    return tuple(int.from_bytes(digest[i : i + 8], "little") >> 1 for i in (0, 8))
+    """(initialisation, training) seeds of run ``seed`` of a cell, from a hash of both alone
+    (``vae_runs.run_seeds``' first two)."""
+    return run_seeds(identity, seed)[:2]
 
 
 def table3_store(profile: str) -> RunStore:
