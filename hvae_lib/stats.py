@@ -1,4 +1,4 @@
-"""Statistics shared by the chapters' tables: multiple-testing correction, bootstrap intervals, power."""
+"""Statistics shared by the chapters' tables: Welch's test, multiple-testing correction, bootstrap intervals, power."""
 
 from __future__ import annotations
 
@@ -26,6 +26,28 @@ def holm(p_values) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[index]))
         adjusted[index] = running
     return adjusted
+
+
+def welch_p(a, b, alternative: str = "two-sided") -> float:
+    r"""Welch's unequal-variance t-test of mean(a) = mean(b), its p-value.
+
+        t = (mean(a) - mean(b)) / sqrt(s_a^2 / n_a + s_b^2 / n_b),
+        df = (s_a^2/n_a + s_b^2/n_b)^2 / ((s_a^2/n_a)^2/(n_a - 1) + (s_b^2/n_b)^2/(n_b - 1)),
+
+    with s^2 the unbiased sample variances. NaN where the test is undefined: fewer than two
+    values in a group, or both groups constant (t is 0/0 or infinite). The variances are
+    computed by numpy, so groups of (nearly) identical values, as short runs give, do not raise
+    scipy's precision warning; the p-value is scipy's ``ttest_ind_from_stats``.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if min(len(a), len(b)) < 2:
+        return float("nan")
+    # A constant group's sd is exactly 0 (numpy's mean of equal floats can be off by an ulp).
+    sd_a, sd_b = (x.std(ddof=1) if np.ptp(x) > 0 else 0.0 for x in (a, b))
+    if sd_a == 0 and sd_b == 0:
+        return float("nan")
+    result = stats.ttest_ind_from_stats(a.mean(), sd_a, len(a), b.mean(), sd_b, len(b), equal_var=False, alternative=alternative)
+    return float(result.pvalue)
 
 
 def bootstrap_mean_difference(a, b, paired: bool = False, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:

@@ -1,14 +1,16 @@
-"""Bootstrap intervals and t-test power, against statsmodels and Monte Carlo."""
+"""Welch's test against scipy, bootstrap intervals and t-test power against statsmodels and Monte Carlo."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from hvae_lib.stats import bootstrap_mean_difference, runs_for_power, t_test_power
+from hvae_lib.stats import bootstrap_mean_difference, runs_for_power, t_test_power, welch_p
 
 
 @pytest.mark.parametrize("effect, n", [(0.3, 10), (1.0, 5), (2.5, 3), (0.8, 40)])
@@ -58,3 +60,22 @@ def test_bootstrap_refuses_too_few_values_or_unequal_pairs():
         bootstrap_mean_difference([1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="same length"):
         bootstrap_mean_difference([1.0, 2.0, 3.0], [1.0, 2.0], paired=True)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_welch_p_matches_scipy_ttest_ind(alternative):
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.3, 1.0, 7), rng.normal(0.0, 2.5, 5)
+    expected = stats.ttest_ind(a, b, equal_var=False, alternative=alternative).pvalue
+    assert welch_p(a, b, alternative) == pytest.approx(expected, rel=1e-12)
+
+
+def test_welch_p_is_nan_where_the_test_is_undefined_and_quiet_on_identical_values():
+    assert np.isnan(welch_p([1.0], [2.0, 3.0]))
+    assert np.isnan(welch_p([0.1, 0.1, 0.1], [0.1, 0.1]))
+    assert np.isnan(welch_p([0.1, 0.1], [0.2, 0.2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = welch_p([0.1, 0.1, 0.1], [0.1, 0.2, 0.3])
+    # One constant group: the standard error is the other's alone, t = -0.1 / (0.1 / sqrt(3)), df = 2.
+    assert p == pytest.approx(2 * stats.t.cdf(-np.sqrt(3), 2), rel=1e-12)

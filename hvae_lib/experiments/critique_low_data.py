@@ -26,14 +26,13 @@ import json
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from hvae_lib.experiments import low_data_runs as low_data
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE
 from hvae_lib.experiments.table2 import _headline
 from hvae_lib.plotting import COLORS
-from hvae_lib.stats import bootstrap_mean_difference, holm
+from hvae_lib.stats import bootstrap_mean_difference, holm, welch_p
 
 FULL_DATA = 1.0
 FAMILY_COLORS = {"N-VAE": COLORS["normal"], "S-VAE": COLORS["vmf"]}
@@ -123,7 +122,7 @@ def _difference(s: np.ndarray, n: np.ndarray) -> dict:
     return {
         "runs": f"{len(n)} + {len(s)}", "N-VAE": f"{n.mean():.2f} ± {n.std(ddof=1):.2f}", "S-VAE": f"{s.mean():.2f} ± {s.std(ddof=1):.2f}",
         "S − N": f"{s.mean() - n.mean():+.2f}", "95% interval": f"[{low:+.2f}, {high:+.2f}]",
-        "p": float(stats.ttest_ind(s, n, equal_var=False).pvalue),
+        "p": welch_p(s, n),
     }
 
 
@@ -264,7 +263,7 @@ def reversal_cells(profile: str) -> pd.DataFrame:
         for (d, labels), cell in knn.groupby(["d", "labels"]):
             s, n = (cell.loc[cell["model"] == m, "accuracy"].to_numpy() for m in ("S-VAE", "N-VAE"))
             if min(len(s), len(n)) >= 2:
-                p = stats.ttest_ind(s, n, equal_var=False, alternative="less").pvalue
+                p = welch_p(s, n, alternative="less")
                 cells.append({"setting": setting, "d": int(d), "labels": int(labels), "difference": s.mean() - n.mean(), "p": float(p)})
     frame = pd.DataFrame(cells, columns=["setting", "d", "labels", "difference", "p"])
     return frame.assign(**{"p (Holm)": holm(frame["p"].fillna(1.0).to_numpy()) if len(frame) else []})

@@ -27,7 +27,7 @@ from scipy import stats
 from hvae_lib.experiments import table1, table2, table4
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE, table1_models
 from hvae_lib.experiments.randomness_designs import DESIGNS, design_runs
-from hvae_lib.stats import bootstrap_mean_difference, holm, runs_for_power
+from hvae_lib.stats import bootstrap_mean_difference, holm, runs_for_power, welch_p
 
 PAPER_RUNS = 10
 
@@ -45,7 +45,7 @@ def _compare(s: np.ndarray, n: np.ndarray, paired: bool, paper_difference: float
         sd = float(np.std(s - n, ddof=1))
         wins = f"{int((s > n).sum())} of {len(s)}"
     else:
-        p = float(stats.ttest_ind(s, n, equal_var=False).pvalue)
+        p = welch_p(s, n)
         sd = _pooled_sd(s, n)
         wins = f"{(s[:, None] > n[None, :]).mean():.0%} of pairs"
     needed = runs_for_power(paper_difference / sd, paired=paired) if sd > 0 else None

@@ -30,7 +30,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from hvae_lib.data import load_images
 from hvae_lib.evaluation.knn import balanced_label_draw
@@ -39,7 +38,7 @@ from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, r
 from hvae_lib.models.m2 import M2
 from hvae_lib.plotting import CYCLE
 from hvae_lib.results import RunStore
-from hvae_lib.stats import holm
+from hvae_lib.stats import holm, welch_p
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -282,7 +281,7 @@ def best_pairing_tests(runs: pd.DataFrame) -> pd.DataFrame:
         values = {c: cell.loc[cell["configuration"] == c, "test accuracy"].to_numpy() for c in PAPER.columns}
         for other in ("N+N", "S+S"):
             if min(len(values["S+N"]), len(values[other])) >= 2:
-                p = stats.ttest_ind(values["S+N"], values[other], equal_var=False, alternative="greater").pvalue
+                p = welch_p(values["S+N"], values[other], alternative="greater")
                 rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": f"{values['S+N'].mean() - values[other].mean():+.1f}", "p": float(p)})
     if not rows:
         return pd.DataFrame({"z1": ["all"], "z2": ["all"], "measured": ["no cell has 2 runs of each pairing yet"]}).set_index(["z1", "z2"])
