@@ -4,8 +4,8 @@ Each page of ``_toc.yml`` is served from the built HTML on localhost, opened at 
 width, and checked once MathJax has typeset it. A page fails on
 
 * an image that did not load (``naturalWidth == 0``);
-* a formula left as raw LaTeX (``$...$``, ``\\(``, ``\\[``, ``\\begin{...}`` in the text) or a
-  MathJax error;
+* a formula left as raw LaTeX (``$...$``, ``\\(``, ``\\[``, ``\\begin{...}`` in the text), a
+  MathJax error, or maths on a page whose MathJax never started;
 * an image outside a ``<figure>`` with a non-empty ``<figcaption>``;
 * a table wider than the content column, or a "mean ± sd" cell that wraps onto two lines.
 
@@ -50,10 +50,23 @@ CHROMIUM_FLAGS = [
 
 # Runs in the page once MathJax has finished; returns what the checks need.
 PAGE_SCRIPT = r"""
-const done = arguments[arguments.length - 1];
-const startup = window.MathJax && MathJax.startup && MathJax.startup.promise;
-(startup || Promise.resolve()).then(() => {
-  const article = document.querySelector("article.bd-article") || document.querySelector("main");
+const [wait, done] = arguments;
+const article = document.querySelector("article.bd-article") || document.querySelector("main");
+const hasMath = article.querySelector(".math") !== null;
+const started = () => window.MathJax && MathJax.startup && MathJax.startup.promise;
+// MathJax is a deferred script: on a loaded machine it can still be absent here, so a page with
+// maths waits for it (up to `wait` ms) rather than being read before it typesets.
+const mathjax = new Promise(resolve => {
+  const deadline = Date.now() + wait;
+  const poll = () => {
+    if (!hasMath) resolve(true);
+    else if (started()) MathJax.startup.promise.then(() => resolve(true));
+    else if (Date.now() > deadline) resolve(false);
+    else setTimeout(poll, 50);
+  };
+  poll();
+});
+mathjax.then(mathjaxStarted => {
   const column = article.clientWidth;
   const images = [...article.querySelectorAll("img")];
   const missing = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute("src"));
@@ -95,6 +108,7 @@ const startup = window.MathJax && MathJax.startup && MathJax.startup.promise;
     uncaptioned_images: uncaptioned,
     raw_latex: raw,
     mathjax_errors: errors,
+    mathjax_started: mathjaxStarted,
     wide_tables: wide,
     wrapped_cells: wrapped,
   });
@@ -202,8 +216,8 @@ class WebDriver:
     def open(self, url: str) -> None:
         self._call("POST", f"/session/{self._session}/url", {"url": url})
 
-    def run_async(self, script: str) -> dict:
-        return self._call("POST", f"/session/{self._session}/execute/async", {"script": script, "args": []})
+    def run_async(self, script: str, args: list | None = None) -> dict:
+        return self._call("POST", f"/session/{self._session}/execute/async", {"script": script, "args": args or []})
 
     def screenshot(self, path: Path) -> None:
         """The whole page, beyond the viewport (Chrome DevTools' captureScreenshot)."""
@@ -219,8 +233,9 @@ class WebDriver:
             self._process.wait(timeout=10)
 
 
-def check_book(html: Path, screenshots: Path, pages: list[str] | None = None) -> list[PageReport]:
-    """Render every page of the built book at ``html`` and report what each check found."""
+def check_book(html: Path, screenshots: Path, pages: list[str] | None = None, mathjax_wait: float = 30.0) -> list[PageReport]:
+    """Render every page of the built book at ``html`` and report what each check found; a page
+    with maths waits up to ``mathjax_wait`` seconds for MathJax to start."""
     html = Path(html)
     pages = book_pages() if pages is None else pages
     absent = [page for page in pages if not (html / f"{page}.html").exists()]
@@ -233,8 +248,10 @@ def check_book(html: Path, screenshots: Path, pages: list[str] | None = None) ->
     try:
         with _served(html) as base:
             for page in pages:
-                seen = _inspect(driver, f"{base}/{page}.html")
+                seen = _inspect(driver, f"{base}/{page}.html", mathjax_wait)
                 problems = {name: list(seen[name]) for name in FAILURES}
+                if not seen["mathjax_started"]:
+                    problems["raw_latex"].append(f"MathJax did not start within {mathjax_wait:.0f} s")
                 if seen["mathjax_errors"]:
                     problems["raw_latex"].append(f"{seen['mathjax_errors']} MathJax error(s)")
                 driver.screenshot(screenshots / f"{page.replace('/', '__')}.png")
@@ -244,17 +261,21 @@ def check_book(html: Path, screenshots: Path, pages: list[str] | None = None) ->
     return reports
 
 
-def _inspect(driver: WebDriver, url: str, attempts: int = 3) -> dict:
-    """Open ``url`` and run the page script; a page whose script times out (seen intermittently on
-    a loaded 2-core machine, at a different page each time) is reloaded and checked again, and a
-    third timeout is an error."""
+def _inspect(driver: WebDriver, url: str, mathjax_wait: float, attempts: int = 3) -> dict:
+    """Open ``url`` and run the page script. A page whose script times out, or whose MathJax did
+    not start (both seen intermittently on loaded 2-core machines, at a different page each
+    time), is reloaded and checked again; the third timeout is an error, and the third
+    MathJax that did not start is reported."""
     for attempt in range(attempts):
         driver.open(url)
         try:
-            return driver.run_async(PAGE_SCRIPT)
+            seen = driver.run_async(PAGE_SCRIPT, [int(mathjax_wait * 1000)])
         except RuntimeError as error:
             if "script timeout" not in str(error) or attempt == attempts - 1:
                 raise
+            continue
+        if seen["mathjax_started"] or attempt == attempts - 1:
+            return seen
 
 
 def format_reports(reports: list[PageReport]) -> str:

@@ -58,3 +58,14 @@ def test_a_clean_page_passes_and_each_defect_is_found(tmp_path):
 def test_a_page_missing_from_the_build_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent"):
         check_book(tmp_path, tmp_path / "shots", ["absent"])
+
+
+def test_maths_on_a_page_whose_mathjax_never_starts_is_reported(tmp_path):
+    """Sphinx marks maths with class "math" and loads MathJax deferred; without it, the formula
+    stays raw and the page fails after its reloads, naming the cause."""
+    html = tmp_path / "html"
+    html.mkdir()
+    (html / "nomathjax.html").write_text(page(GOOD + r'<p>Inline <span class="math">\(x\)</span>.</p>'))
+    (report,) = check_book(html, tmp_path / "shots", ["nomathjax"], mathjax_wait=0.5)
+    assert any("MathJax did not start within" in item for item in report.problems["raw_latex"])
+    assert any(item.startswith(r"\(x\)") for item in report.problems["raw_latex"])
