@@ -29,7 +29,7 @@ def _codes(latent: str, n: dict[str, int], dim: int = 4) -> dict:
 @pytest.fixture
 def tiny(monkeypatch, tmp_path):
     monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
-    setup = replace(table3.PROFILES["smoke"], schedule=M2Schedule(epochs=1, batches=10, evaluate_every=1), hidden=8)
+    setup = replace(table3.PROFILES["smoke"], schedule=M2Schedule(epochs=1, batches=10, evaluate_every=1), hidden=8, prune_threshold=0.1)
     monkeypatch.setitem(table3.PROFILES, "smoke", setup)
     monkeypatch.setattr(table3, "m1_codes", lambda profile, model, z1, protocol=None: _codes(table3.table1.MODELS[model], {"train": 300, "valid": 50, "test": 60}))
     calls = []
@@ -66,7 +66,7 @@ def test_every_setting_enters_the_cell_key(monkeypatch):
     base = table3.cell_config("smoke", "N+N", 5, 5)
     assert table3.cell_config("smoke", "S+N", 5, 5) != base
     assert table3.cell_config("smoke", "N+N", 5, 10) != base
-    for change in (dict(hidden=7), dict(labels=200), dict(prune_threshold=None), dict(schedule=M2Schedule(epochs=3, batches=10))):
+    for change in (dict(hidden=7), dict(labels=200), dict(prune_threshold=0.1), dict(schedule=M2Schedule(epochs=3, batches=10))):
         monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], **change))
         assert table3.cell_config("smoke", "N+N", 5, 5) != base, change
         monkeypatch.undo()
@@ -81,16 +81,30 @@ def test_the_anchor_has_kingmas_m1_and_its_own_key():
 
 
 def test_the_anchor_trains_under_smoke(monkeypatch, tmp_path):
-    """Two epochs leave no coordinate of the smoke M1 active, so pruning is switched off here."""
+    """Two epochs leave no coordinate of the smoke M1 active, so smoke does not prune."""
     monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
-    monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], prune_threshold=None))
+    assert table3.PROFILES["smoke"].prune_threshold is None
     runs = table3.anchor_runs("smoke")
     assert len(runs) == table3.PROFILES["smoke"].runs and runs["test accuracy"].between(0, 100).all()
     assert (runs["M1 coordinates"] <= 50).all()
 
 
-def test_a_collapsed_m1_is_refused_clearly():
+def test_a_collapsed_m1_is_refused_clearly(monkeypatch):
+    monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], prune_threshold=0.1))
     codes = _codes("normal", {"train": 30, "valid": 5, "test": 5})
     flat = {**codes, "train": Codes("normal", torch.zeros(30, 4), torch.ones(30, 4))}
     with pytest.raises(ValueError, match="collapsed"):
         table3.pruned("smoke", flat)
+
+
+def test_status_counts_complete_cells_and_names_the_budget():
+    import pandas as pd
+
+    setup = table3.PROFILES["cpu"]
+    empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    assert "0 of the 27 cells have all their runs and 0 have at least one; the anchor has not run yet" in table3.status("cpu", empty)
+    assert f"{setup.schedule.epochs} M2 epochs; the full protocol trains {table3.PROFILES['full'].schedule.epochs}" in table3.status("cpu", empty)
+    rows = [("N+N", 5, 5, r) for r in range(setup.runs)] + [("S+N", 5, 5, 0), (table3.ANCHOR, 50, 50, 0)]
+    runs = pd.DataFrame(rows, columns=["configuration", "z1", "z2", "run"]).assign(**{"test accuracy": 90.0})
+    assert "1 of the 27 cells have all their runs and 2 have at least one; the anchor has 1 of" in table3.status("cpu", runs)
+    assert table3.status("full", runs).startswith("Profile **full** is the full protocol")
