@@ -113,6 +113,12 @@ def m1_protocol(profile: str, configuration: str) -> VAEProtocol:
     return KINGMA_M1[profile] if configuration == ANCHOR else table1.PROFILES[PROFILES[profile].m1_profile].protocol
 
 
+def m1_store(profile: str) -> RunStore:
+    """Where the M1s of ``profile`` are kept: per Table 1 profile, so profiles that train M1 the
+    same way share them."""
+    return RunStore("table3_m1", PROFILES[profile].m1_profile)
+
+
 def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = None) -> dict[str, Codes | torch.Tensor]:
     """The frozen M1 of ``model`` at d = ``z1`` (under ``protocol``, Table 1's by default): its
     posterior on every training, validation and test image ({split: Codes}) and the labels
@@ -121,7 +127,7 @@ def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = N
     protocol = protocol or setup.protocol
     data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
     splits = {"train": data.train.head(setup.n_train), "valid": data.valid.head(setup.n_valid), "test": data.test.head(setup.n_test)}
-    store = RunStore("table3_m1", PROFILES[profile].m1_profile)
+    store = m1_store(profile)
     config = run_config({"model": model, "d": z1}, protocol, setup.data())
     path = store.folder / "codes" / f"{store.path(config, M1_SEED).stem}.pt"
     if not path.exists():
