@@ -6,7 +6,9 @@ posterior samples (``hvae_lib.training.vae_training.STREAMS``). At one cheap cel
 (``CELL``: the N-VAE at d = 2 on a tenth of the training images, Table 1's full protocol),
 each design of ``SOURCES`` varies one of them over the runs and holds the rest at run 0's
 values; "everything" is the ordinary Table 1 design. The test-set estimate (IWAE) always uses
-run 0's evaluation seed, so the spread is the training's.
+run 0's evaluation seed, so the spread is the training's. Every design trains with float32
+matrix products (``PRECISION``), on any CPU, so its runs share one precision wherever they were
+trained, as the low-data runs at this cell do.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import pandas as pd
 from hvae_lib.data import load_images
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE
-from hvae_lib.experiments.vae_runs import run_seeds, run_vae
+from hvae_lib.experiments.vae_runs import run_config, run_seeds, run_vae
 from hvae_lib.results import RunStore
 from hvae_lib.training.vae_training import STREAMS
 
 CELL = {"model": "N-VAE", "d": 2, "fraction": 0.1}
 SOURCES = ("initialisation", *STREAMS, "everything")
 RUNS = {"smoke": 3, "cpu": 10, "full": 10}
+PRECISION = "float32"
 
 
 def seed_plan(source: str, seed: int) -> tuple[int, int, int, dict[str, int]]:
@@ -43,15 +46,17 @@ def seed_plan(source: str, seed: int) -> tuple[int, int, int, dict[str, int]]:
     raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
 
 
-def sensitivity_runs(profile: str, sources: tuple[str, ...] = SOURCES, precision: str | None = None) -> pd.DataFrame:
+def _setup(profile: str):
+    setup = table1.profile_setup(MODEL_PROFILE[profile], CELL["fraction"])
+    protocol = replace(setup.protocol, schedule=replace(setup.protocol.schedule, precision=PRECISION))
+    return setup, protocol
+
+
+def sensitivity_runs(profile: str, sources: tuple[str, ...] = SOURCES) -> pd.DataFrame:
     """Train (or read) the runs of every design; one row per run with its ``source``. Runs are
     trained under the Table 1 profile ``critique_audit.MODEL_PROFILE[profile]`` (the paper's
     protocol under ``cpu`` and ``full``) on ``CELL``'s share of its training images."""
-    source_profile = MODEL_PROFILE[profile]
-    setup = table1.profile_setup(source_profile, CELL["fraction"])
-    protocol = setup.protocol
-    if precision is not None:
-        protocol = replace(protocol, schedule=replace(protocol.schedule, precision=precision))
+    setup, protocol = _setup(profile)
     data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
     train, valid, test = data.train.head(setup.n_train), data.valid.head(setup.n_valid), data.test.head(setup.n_test)
     store = RunStore("seed_sensitivity", profile)
@@ -66,33 +71,78 @@ def sensitivity_runs(profile: str, sources: tuple[str, ...] = SOURCES, precision
     return pd.concat(frames, ignore_index=True)
 
 
+def stored_runs(profile: str) -> pd.DataFrame:
+    """The runs of every design stored so far, read without training (one row per run with its
+    ``source``), in the order of ``SOURCES``."""
+    setup, protocol = _setup(profile)
+    store = RunStore("seed_sensitivity", profile)
+    rows = []
+    for source in SOURCES:
+        config = run_config({"model": CELL["model"], "d": CELL["d"], "varied": source}, protocol, setup.data())
+        for seed in range(RUNS[profile]):
+            record = store.get(config, seed)
+            if record is not None:
+                rows.append({**record["config"], "run": seed, **record["metrics"], "source": source})
+    return pd.DataFrame(rows, columns=None if rows else ["source", "run", "LL", "ELBO", "best_epoch"])
+
+
+TRAINS_HERE = {"smoke": True, "cpu": False, "full": True}
+
+
+def chapter_runs(profile: str) -> pd.DataFrame:
+    """The runs the variance chapter shows: trained where missing under ``smoke`` and ``full``,
+    under ``cpu`` those stored so far (each design is about 16 minutes of 2-core CPU, trained
+    as a background unit with ``main``)."""
+    return sensitivity_runs(profile) if TRAINS_HERE[profile] else stored_runs(profile)
+
+
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Per source: runs, the test LL and ELBO (mean ± sd), the sd as a share of the sd when
     everything varies, and the range of the selected epochs."""
+    if runs.empty:
+        return pd.DataFrame({"source varied": ["all"], "runs": ["none stored yet"]}).set_index("source varied")
     everything = runs.loc[runs["source"] == "everything", "LL"].std()
     rows = []
     for source, cell in runs.groupby("source", sort=False):
+        spread = len(cell) > 1
+        shown = lambda v: f"{v.mean():.2f} ± {v.std():.2f}" if spread else f"{v.mean():.2f} (1 run)"
         rows.append({
-            "source varied": source, "runs": len(cell),
-            "LL": f"{cell['LL'].mean():.2f} ± {cell['LL'].std():.2f}", "ELBO": f"{cell['ELBO'].mean():.2f} ± {cell['ELBO'].std():.2f}",
-            "sd of LL / sd with everything varied": f"{cell['LL'].std() / everything:.2f}" if everything > 0 else "n/a",
+            "source varied": source, "runs": len(cell), "LL": shown(cell["LL"]), "ELBO": shown(cell["ELBO"]),
+            "sd of LL / sd with everything varied": f"{cell['LL'].std() / everything:.2f}" if spread and everything > 0 else "not measured yet",
             "selected epochs": f"{cell['best_epoch'].min():.0f} to {cell['best_epoch'].max():.0f}",
         })
     return pd.DataFrame(rows).set_index("source varied")
 
 
+def sensitivity_finding(runs: pd.DataFrame) -> str:
+    """What ``sensitivity_table`` says, in sentences: each source's sd of the test LL against the
+    sd with everything varied, and the designs not stored yet."""
+    measured = runs.groupby("source")["LL"].agg(["std", "size"]) if not runs.empty else pd.DataFrame(columns=["std", "size"])
+    measured = measured[measured["size"] > 1]
+    missing = [s for s in SOURCES if s not in measured.index]
+    if "everything" not in measured.index:
+        return f"The designs are being trained; not yet stored: {', '.join(missing)}."
+    everything = measured.loc["everything", "std"]
+    parts = [f"{source} alone {measured.loc[source, 'std']:.2f} nats ({measured.loc[source, 'std'] / everything:.0%})"
+             for source in SOURCES if source in measured.index and source != "everything"]
+    text = f"With every source varied the test LL has an sd of {everything:.2f} nats over {int(measured.loc['everything', 'size'])} runs"
+    text += f"; {', '.join(parts)}." if parts else "."
+    if missing:
+        text += f" Not yet stored: {', '.join(missing)}."
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     """One unit in a background job, e.g.
-    ``python -m hvae_lib.experiments.seed_sensitivity cpu --sources order --precision float32``."""
+    ``python -m hvae_lib.experiments.seed_sensitivity cpu --sources order``."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("profile", choices=tuple(RUNS))
     parser.add_argument("--sources", nargs="+", choices=SOURCES, default=list(SOURCES))
-    parser.add_argument("--precision", choices=("float32", "bfloat16"))
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    print(sensitivity_table(sensitivity_runs(args.profile, tuple(args.sources), args.precision)).to_string())
+    print(sensitivity_table(sensitivity_runs(args.profile, tuple(args.sources))).to_string())
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 
 
