@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hvae_lib.experiments import table1, table2, table4
+from hvae_lib.experiments import table1, table2, table3, table4
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE, table1_models
 
 
@@ -70,6 +70,31 @@ def table2_conclusions(profile: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def table3_conclusions(profile: str) -> pd.DataFrame:
+    """Table 3's claim ("S+N is the best pairing") per cell and rival pairing, from the stored
+    runs (``table3.best_pairing_tests``); one "not yet run" row while no cell can be tested."""
+    runs = table3.table3_store(profile).frame()
+    runs = runs[runs["configuration"] != table3.ANCHOR] if not runs.empty else runs
+    tests = table3.best_pairing_tests(runs)
+    epochs = table3.PROFILES[profile].schedule.epochs
+    protocol = f"Kingma's ({epochs} M2 epochs)" if profile == "full" else f"reduced ({profile}, {epochs} M2 epochs)"
+    if "p (Holm)" not in tests.columns:
+        return pd.DataFrame([{"claim": "Table 3: S+N is the best pairing", "protocol": protocol, "runs": "none yet",
+                              "ours (S − N)": "", "paper (S − N)": "", "verdict": "not yet run"}])
+    held = "confirmed" if profile == "full" else "holds"
+    rows = []
+    for (z1, z2, other), row in tests.iterrows():
+        cell = runs[(runs["z1"] == z1) & (runs["z2"] == z2)].groupby("configuration").size()
+        rows.append({
+            "claim": f"Table 3, z1 = {z1}, z2 = {z2}: S+N is better than {other}", "protocol": protocol,
+            "runs": f"{cell.get('S+N', 0)} + {cell.get(other, 0)} runs",
+            "ours (S − N)": row["difference"],
+            "paper (S − N)": f"{table3.PAPER.loc[(z1, z2), 'S+N'] - table3.PAPER.loc[(z1, z2), other]:+.1f}",
+            "verdict": held if row["S+N better"] == "yes" else "not significant",
+        })
+    return pd.DataFrame(rows)
+
+
 def table4_conclusions(profile: str) -> pd.DataFrame:
     """Table 4's claims per data set and metric (paired by edge split)."""
     tests = table4.paired_tests(profile)
@@ -96,17 +121,16 @@ def _protocol_name(source: str) -> str:
 
 def conclusions(profile: str) -> pd.DataFrame:
     """Every tested claim of the paper, one row each."""
-    frames = [table1_conclusions(profile), table2_conclusions(profile), table4_conclusions(profile)]
+    frames = [table1_conclusions(profile), table2_conclusions(profile), table3_conclusions(profile), table4_conclusions(profile)]
     table = pd.concat([f for f in frames if not f.empty], ignore_index=True)
     return table.set_index("claim")
-
 
 
 def summary(profile: str) -> str:
     """The verdicts in words, counted per table (Markdown bullets)."""
     table = conclusions(profile).reset_index()
     lines = []
-    for name in ("Table 1", "Table 2", "Table 4"):
+    for name in ("Table 1", "Table 2", "Table 3", "Table 4"):
         part = table[table["claim"].str.startswith(name)]
         if part.empty:
             continue
