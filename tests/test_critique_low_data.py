@@ -71,6 +71,12 @@ def test_collapse_table_reads_kappa_for_the_s_vae_only(synthetic):
     assert table.loc[(2, 50000, "N-VAE"), "selected epoch"] == "300 to 304"
 
 
+def test_collapse_table_leaves_out_a_cell_with_one_family(monkeypatch, synthetic):
+    lone = synthetic[(synthetic["d"] == 2) & (synthetic["model"] == "S-VAE")].assign(d=1)
+    monkeypatch.setattr(low, "fraction_runs", lambda profile: pd.concat([synthetic, lone], ignore_index=True))
+    assert 1 not in low.collapse_table("cpu").index.get_level_values("d")
+
+
 def test_reversal_table_stars_only_a_significant_n_vae_advantage(monkeypatch):
     rng = np.random.default_rng(1)
     rows = []

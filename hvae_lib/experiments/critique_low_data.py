@@ -166,8 +166,11 @@ def knn_difference_table(profile: str, labels: int = 100) -> pd.DataFrame:
 def collapse_table(profile: str) -> pd.DataFrame:
     """Per (d, training images, model): active units of the latent's coordinates, KL per latent
     dimension and, for the S-VAE, the test-set kappa quantiles (median over runs); the epoch
-    early stopping selected."""
+    early stopping selected. Only cells with both families: the store also holds S-VAEs at
+    d - 1 alone, the earlier reproduction's latent (``defect_runs``)."""
     runs = fraction_runs(profile)
+    if not runs.empty:
+        runs = runs.groupby(["d", "images"]).filter(lambda cell: cell["model"].nunique() == 2)
     rows = []
     for (d, images, model), cell in (runs.groupby(["d", "images", "model"]) if not runs.empty else ()):
         measured = cell.dropna(subset=["active units"])
