@@ -295,3 +295,47 @@ def grid_runs(profile: str, dataset: str = "fashion-mnist") -> pd.DataFrame:
                 seeds = settings.headline_seeds if headline else settings.grid_seeds
                 frames.append(run_models(profile, dataset, model, n, beta, seeds, settings.grid_epochs))
     return pd.concat(frames, ignore_index=True)
+
+
+# The follow-up's claims about its own design (the reference's C9, C10 and C14), each tested by
+# switching one setting of the code variant on the MNIST pair's compressed VAE: claim -> (what
+# it says, {variant: (loss switches, annealing)}). The baseline is Figure 1's compressed runs.
+ABLATIONS = {
+    "C9": ("the √epoch annealing is needed", {"no annealing": ({}, "none"), "annealing held at its peak": ({}, "hold")}),
+    "C10": ("gains 50 √(n/k) work best", {"gains reversed": ({"gain_order": "reversed"}, "code"), "constant gains": ({"gain_order": "constant"}, "code")}),
+    "C14": ("the results need full compression", {"half compression": ({"compress": "half"}, "code"), "first angle only": ({"compress": "first"}, "code")}),
+}
+ABLATION_BASELINE = "the code variant (Figure 1)"
+
+
+def ablation_runs(profile: str) -> pd.DataFrame:
+    """Every variant of ``ABLATIONS`` at the MNIST pair's setting (n = ``figure1_n``, the
+    figure's beta target, epochs and seeds), with the baseline; one row per run with its
+    ``claim`` and ``variant`` (the baseline's claim is empty)."""
+    settings = profile_settings(profile)
+    setting = ("mnist", "compressed", settings.figure1_n, FIGURE1_BETA["compressed"], settings.figure1_seeds, settings.figure1_epochs)
+    frames = [run_models(profile, *setting, tsne=True).assign(claim="", variant=ABLATION_BASELINE)]
+    for claim, (_, variants) in ABLATIONS.items():
+        for variant, (switches, annealing) in variants.items():
+            frames.append(run_models(profile, *setting, loss_switches=switches, annealing=annealing).assign(claim=claim, variant=variant))
+    return pd.concat(frames, ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """One unit of the follow-up's runs in a background job, e.g.
+    ``python -m hvae_lib.experiments.followup_runs cpu ablations``."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("profile", choices=tuple(PROFILES))
+    parser.add_argument("part", choices=("figure1", "grid", "ablations"))
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    frame = {"figure1": figure1_runs, "grid": grid_runs, "ablations": ablation_runs}[args.part](args.profile)
+    print(frame.drop(columns=[c for c in frame.columns if " | " in c]).to_string(index=False))
+    print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
