@@ -14,6 +14,7 @@ writes ``talk.pdf`` and ``figures/<name>.{png,pdf,svg}`` (1920 x 1080 each).
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.patches import Patch
 
 from hvae_lib.plotting import COLORS, use_style
 from hvae_lib.results import RunStore
@@ -94,7 +96,7 @@ def slide_figure1(profile: str) -> plt.Figure:
 
 
 def slide_table1(profile: str) -> plt.Figure:
-    from hvae_lib.experiments import table1
+    from hvae_lib.experiments import conclusions, table1
 
     fig, _ = _page("Table 1: test log-likelihood, N-VAE vs S-VAE")
     used = _profile_of("table1", profile)
@@ -105,10 +107,16 @@ def slide_table1(profile: str) -> plt.Figure:
     if runs.empty:
         _pending(fig, f"Table 1 runs of the {used} protocol")
         return fig
+    full = _chapter_runs(table1, "full") if used != "full" else runs.iloc[:0]
     ax = fig.add_axes((0.08, 0.14, 0.5, 0.66))
     for model, latent in table1.MODELS.items():
         ours = runs[runs["model"] == model].groupby("d")["LL"].agg(["mean", "std"])
-        ax.errorbar(ours.index, ours["mean"], yerr=ours["std"], color=COLORS[latent], marker="o", capsize=4, lw=2, label=f"{model} (ours, {used})")
+        ax.errorbar(ours.index, ours["mean"], yerr=ours["std"], color=COLORS[latent], marker="o", capsize=4, lw=2, alpha=0.5 if len(full) else 1,
+                    label=f"{model} (ours, {used} budget)")
+        protocol = full[full["model"] == model].groupby("d")["LL"].agg(["mean", "std"])
+        if len(protocol):
+            ax.errorbar(protocol.index, protocol["mean"], yerr=protocol["std"], color=COLORS[latent], marker="D", ms=9, capsize=4, lw=0,
+                        elinewidth=2, label=f"{model} (ours, paper's protocol)")
         paper = table1.PAPER.xs(model, level="model")["LL"]
         ax.plot(paper.index, paper.values, color=COLORS[latent], ls="--", marker="x", label=f"{model} (paper)")
     ax.set_xscale("log")
@@ -116,16 +124,21 @@ def slide_table1(profile: str) -> plt.Figure:
     ax.minorticks_off()
     ax.set_xlabel("latent dimension d")
     ax.set_ylabel("test LL (nats)")
-    ax.legend(fontsize=12)
-    claims = table1.claims(runs, used).reset_index()
+    ax.legend(fontsize=11)
+    claims = conclusions.table1_conclusions(profile)
+    claims = claims[claims["claim"].str.endswith("LL")]
     fig.text(0.62, 0.8, "the paper's LL claim at each d:", fontsize=15, va="top")
-    lines = [f"d = {row.d}: {row.claim.replace(' has the better LL', '')} better: {row.verdict.replace(' (reduced budget)', '*')}" for row in claims.itertuples() if "LL" in row.claim]
+    lines = [
+        f"{row.claim.removeprefix('Table 1, ').replace(' has the better LL', ' better')}: {row.verdict.replace(' (reduced budget)', '*')} "
+        f"({row.runs.replace(' runs', '')})"
+        for row in claims.itertuples()
+    ]
     for i, line in enumerate(lines):
         fig.text(0.62, 0.73 - i * 0.06, line, fontsize=15, va="top")
-    note = f"Welch tests, Holm-corrected, {runs.groupby(['model', 'd']).size().min()} runs per cell"
-    if used != "full":
-        note += f";\n* under the reduced {used} budget, not the paper's protocol"
-    fig.text(0.62, 0.73 - len(lines) * 0.06 - 0.02, note, fontsize=12, color="0.4", va="top")
+    note = "Welch tests, Holm-corrected; in brackets the runs (N + S) of the protocol's count."
+    if (claims["protocol"] != "the paper's").any():
+        note += f" *: under the reduced {used} budget, not the paper's protocol."
+    fig.text(0.62, 0.73 - len(lines) * 0.06 - 0.02, "\n".join(textwrap.wrap(note, 60)), fontsize=12, color="0.4", va="top")
     return fig
 
 
@@ -135,9 +148,71 @@ def _chapter_runs(table1, profile: str) -> pd.DataFrame:
     return runs[runs["run"] < table1.PROFILES[profile].runs]
 
 
-def slide_critique(profile: str) -> plt.Figure:
-    fig, _ = _page("Critique: low data and variance")
-    _pending(fig, "the critique chapters (low-data regime, variance and significance)")
+def slide_low_data(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import critique_low_data as low
+
+    fig, _ = _page("Critique: reversals come from code, not low data")
+    if not RunStore("table1", low._source(profile)[0]).records():
+        _pending(fig, "the low-data runs")
+        return fig
+    cells = low.reversal_cells(profile)
+    if cells.empty:
+        _pending(fig, "the low-data runs")
+        return fig
+    d = int(cells["d"].min())
+    cells = cells[cells["d"] == d]
+    earlier = (low.EARLIER_TABLE2["S-VAE"] - low.EARLIER_TABLE2["N-VAE"]).xs(d, level="d")
+    settings = ["earlier reproduction (published)", *dict.fromkeys(cells["setting"])]
+    labels = sorted(cells["labels"].unique())
+    ax = fig.add_axes((0.07, 0.3, 0.6, 0.5))
+    width = 0.8 / len(labels)
+    for j, n in enumerate(labels):
+        values = [earlier.get(n, np.nan) if s == settings[0] else cells.loc[(cells["setting"] == s) & (cells["labels"] == n), "difference"].iloc[0] for s in settings]
+        starred = [s != settings[0] and cells.loc[(cells["setting"] == s) & (cells["labels"] == n), "p (Holm)"].iloc[0] < 0.05 for s in settings]
+        x = np.arange(len(settings)) + (j - (len(labels) - 1) / 2) * width
+        shade = 0.35 + 0.65 * (j + 1) / len(labels)
+        colors = ["0.55"] + [COLORS["vmf"]] * (len(settings) - 1)
+        ax.bar(x, values, width, color=colors, alpha=shade, label=f"{n} labels")
+        for xi, v, star in zip(x, values, starred):
+            if star:
+                ax.text(xi, v - 0.6, "*", ha="center", va="top", fontsize=18)
+    ax.axhline(0, color="0.3", lw=1)
+    ax.set_xticks(range(len(settings)), [s.replace(" (", "\n(") for s in settings], rotation=35, ha="right", fontsize=11)
+    ax.set_ylabel(f"S − N 1-NN accuracy, d = {d} (points)")
+    shades = [0.35 + 0.65 * (j + 1) / len(labels) for j in range(len(labels))]
+    ax.legend([Patch(color=COLORS["vmf"], alpha=a) for a in shades], [f"{n} labels" for n in labels], fontsize=12, loc="upper right", ncol=len(labels))
+    ax.set_ylim(top=max(6.0, ax.get_ylim()[1] + 2))
+    verdict = low.collapse_verdict(profile)
+    lines = ["On a tenth of MNIST, as the earlier reproduction, with Table 1's protocol. Each bar: one of its settings alone "
+             "(*: the N-VAE better, Holm p < 0.05)."]
+    for row in verdict.reset_index().itertuples():
+        lines.append(f"d = {row.d}: N-VAE active units {row[3]} at 5,000 images, {row[2]} at 50,000: "
+                     f"{'posterior collapse' if row[-1] == 'yes' else 'no posterior collapse'}.")
+    lines.append("Grey: the earlier reproduction's published differences.")
+    top = 0.78
+    for line in lines:
+        wrapped = textwrap.wrap(line, 40)
+        fig.text(0.7, top, "\n".join(wrapped), fontsize=14, va="top")
+        top -= 0.034 * len(wrapped) + 0.04
+    return fig
+
+
+def slide_variance(profile: str) -> plt.Figure:
+    from hvae_lib.experiments import critique_variance as variance
+
+    fig, _ = _page("Critique: the paper's ± and what its runs support")
+    support = variance.paper_support()
+    lines = []
+    if not support.empty:
+        held = support["supported"].eq("yes")
+        lines.append(f"With its own sd and 10 runs, the paper's differences are significant in {int(held.sum())} of {len(support)} "
+                     "comparisons (Welch, Holm); not: " + ", ".join(f"{t} {c}" for t, c in support.index[~held]) + ".")
+    used = _profile_of("table4_randomness", profile)
+    if used is not None:
+        lines.append("What are the paper's ±? " + variance.plus_minus_verdict(used).replace("**", ""))
+    lines.append("Table 4's runs share their edge split: a paired test is the right one, and it gives other p-values than Welch's.")
+    for i, line in enumerate(lines):
+        fig.text(0.06, 0.78 - i * 0.17, "•  " + "\n    ".join(textwrap.wrap(line, 88)), fontsize=19, va="top")
     return fig
 
 
@@ -208,21 +283,18 @@ def slide_followup(profile: str) -> plt.Figure:
 
 
 def slide_conclusions(profile: str) -> plt.Figure:
-    from hvae_lib.experiments import table1
+    from hvae_lib.experiments import conclusions
 
     fig, _ = _page("Conclusions")
-    used = _profile_of("table1", profile)
     lines = ["The vMF machinery is exact and fast: Bessel functions to 1e-14, no NaN from κ = 0 to 1e8."]
-    if used is not None:
-        runs = _chapter_runs(table1, used)
-        if not runs.empty:
-            claims = table1.claims(runs, used)
-            counts = claims["verdict"].value_counts()
-            lines.append(f"Table 1 ({used} protocol): " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()) + f" of {len(claims)} claims.")
-    if used != "full":
-        lines.append("The paper's protocol (full) is still being trained: verdicts above are those of a reduced budget.")
-    lines.append("Pending: critique chapters, Table 3.")
-    _bullets(fig, lines, size=19)
+    if _profile_of("table1", profile) is not None:
+        lines += [line.removeprefix("- ").replace("**", "") for line in conclusions.summary(profile).splitlines()]
+    lines.append("'Confirmed' only under the paper's protocol; Table 1 at d ≥ 10 is being trained, Table 3 not yet.")
+    top = 0.8
+    for line in lines:
+        wrapped = textwrap.wrap(line, 100)
+        fig.text(0.06, top, "•  " + "\n    ".join(wrapped), fontsize=17, va="top")
+        top -= 0.045 * len(wrapped) + 0.04
     return fig
 
 
@@ -231,10 +303,11 @@ SLIDES: list[tuple[str, Callable[[str], plt.Figure]]] = [
     ("02_vmf", slide_vmf),
     ("03_figure1", slide_figure1),
     ("04_table1", slide_table1),
-    ("05_critique", slide_critique),
-    ("06_table4", slide_table4),
-    ("07_followup", slide_followup),
-    ("08_conclusions", slide_conclusions),
+    ("05_low_data", slide_low_data),
+    ("06_variance", slide_variance),
+    ("07_table4", slide_table4),
+    ("08_followup", slide_followup),
+    ("09_conclusions", slide_conclusions),
 ]
 
 
