@@ -318,17 +318,18 @@ def _ablation_frame(profile: str) -> pd.DataFrame:
 def ablation_table(profile: str) -> pd.DataFrame:
     """Per claim and variant (``followup_runs.ABLATIONS``): FID against real images with the
     paper's sampler (the island fitted on test codes), test reconstruction MSE and 1-NN accuracy,
-    mean ± sd over runs; the FID difference from the baseline with Welch's p over runs,
+    mean ± sd over runs, the claim by its code (C9, ...); the FID difference from the baseline with Welch's p over runs,
     Holm-corrected over the table ("one run" where a variant cannot be tested)."""
     frame = _ablation_frame(profile)
     untested = lambda row: "" if row["variant"] == ABLATION_BASELINE else "one run"
     table = frame.assign(
-        claim=[ABLATIONS[c][0] if c else "" for c in frame["claim"]],
+        claim=frame["claim"],
         **{"FID − baseline": ["" if np.isnan(v) else f"{v:+.1f}" for v in frame["difference"]]},
         p=[f"{p:.2g}" if np.isfinite(p) else untested(row) for p, (_, row) in zip(frame["p"], frame.iterrows())],
         **{"p (Holm)": [f"{q:.2g}" if np.isfinite(q) else untested(row) for q, (_, row) in zip(frame["q"], frame.iterrows())]},
     )
-    columns = ["claim", "variant", "runs", "FID", "MSE per pixel", "1-NN accuracy (%)", "FID − baseline", "p", "p (Holm)"]
+    table = table.rename(columns={"MSE per pixel": "MSE", "1-NN accuracy (%)": "1-NN (%)"})
+    columns = ["claim", "variant", "runs", "FID", "MSE", "1-NN (%)", "FID − baseline", "p", "p (Holm)"]
     return table[columns].set_index(["claim", "variant"])
 
 
