@@ -193,8 +193,9 @@ table(experiment.effective_dimension_table(profile), caption="Effective dimensio
 # experimentally") and compressing every angle toward 0 rather than some of them (§4.4). Each is
 # tested by switching that one setting of the code variant in the MNIST pair's compressed VAE
 # ($n = 128$, the same epochs and seeds) and comparing FID against real test images, with the
-# paper's sampler (the island fitted on the test codes), to the unchanged model. "Held at its
-# peak" keeps the annealing factor at 11 after the ramp instead of dropping it to 1; "gains
+# paper's sampler (the island fitted on the test codes), to the unchanged model ("FID change"
+# is the variant's mean minus the unchanged model's). "Held at 11" keeps the annealing factor
+# at its peak after the ramp instead of dropping it to 1; "gains
 # reversed" counts $k$ from the last angle, as the paper's justification reads; "half
 # compression" pulls each $\cos\phi_k$ toward $p_k$, the cosines of the diagonal direction
 # $(1, \dots, 1)$, and "first angle only" compresses $\phi_1$ and pulls the others toward 0,

@@ -324,12 +324,12 @@ def ablation_table(profile: str) -> pd.DataFrame:
     untested = lambda row: "" if row["variant"] == ABLATION_BASELINE else "one run"
     table = frame.assign(
         claim=frame["claim"],
-        **{"FID − baseline": ["" if np.isnan(v) else f"{v:+.1f}" for v in frame["difference"]]},
+        **{"FID change": ["" if np.isnan(v) else f"{v:+.1f}" for v in frame["difference"]]},
         p=[f"{p:.2g}" if np.isfinite(p) else untested(row) for p, (_, row) in zip(frame["p"], frame.iterrows())],
         **{"p (Holm)": [f"{q:.2g}" if np.isfinite(q) else untested(row) for q, (_, row) in zip(frame["q"], frame.iterrows())]},
     )
     table = table.rename(columns={"MSE per pixel": "MSE", "1-NN accuracy (%)": "1-NN (%)"})
-    columns = ["claim", "variant", "runs", "FID", "MSE", "1-NN (%)", "FID − baseline", "p", "p (Holm)"]
+    columns = ["claim", "variant", "runs", "FID", "MSE", "1-NN (%)", "FID change", "p", "p (Holm)"]
     return table[columns].set_index(["claim", "variant"])
 
 
