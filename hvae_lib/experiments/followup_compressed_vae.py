@@ -307,7 +307,7 @@ def _ablation_frame(profile: str) -> pd.DataFrame:
         baseline = variant == ABLATION_BASELINE
         rows.append({
             "claim": claim, "variant": variant, "runs": len(part),
-            "FID": _pm(part[fid], 1), "MSE per pixel": _pm(part["mse_pixel"], 4), "1-NN accuracy (%)": _pm(100 * part["knn_1"], 1),
+            "FID": _pm(part[fid], 0), "MSE per pixel": _pm(part["mse_pixel"], 4), "1-NN accuracy (%)": _pm(100 * part["knn_1"], 1),
             "difference": np.nan if baseline else part[fid].mean() - base[fid].mean(),
             "p": np.nan if baseline else welch_p(part[fid], base[fid]),
         })
@@ -324,7 +324,7 @@ def ablation_table(profile: str) -> pd.DataFrame:
     untested = lambda row: "" if row["variant"] == ABLATION_BASELINE else "one run"
     table = frame.assign(
         claim=frame["claim"],
-        **{"FID change": ["" if np.isnan(v) else f"{v:+.1f}" for v in frame["difference"]]},
+        **{"FID change": ["" if np.isnan(v) else f"{v:+.0f}" for v in frame["difference"]]},
         p=[f"{p:.2g}" if np.isfinite(p) else untested(row) for p, (_, row) in zip(frame["p"], frame.iterrows())],
         **{"p (Holm)": [f"{q:.2g}" if np.isfinite(q) else untested(row) for q, (_, row) in zip(frame["q"], frame.iterrows())]},
     )
