@@ -41,9 +41,15 @@ def _page(title: str) -> tuple[plt.Figure, plt.Axes]:
     return fig, fig.add_axes((0, 0, 1, 1), frameon=False, xticks=[], yticks=[])
 
 
-def _bullets(fig: plt.Figure, lines: list[str], top: float = 0.78, left: float = 0.06, size: int = 20) -> None:
-    for i, line in enumerate(lines):
-        fig.text(left, top - i * 0.075, f"•  {line}", fontsize=size, va="top", wrap=True)
+def _bullets(fig: plt.Figure, lines: list[str], top: float = 0.78, left: float = 0.06, size: int = 20,
+             width: int = 100, bullet: str = "•  ") -> None:
+    """Each line wrapped at ``width`` characters, stacked down the page from ``top``; a line's
+    height follows its font ``size`` (points on the 7.5-inch page, 1.25 leading)."""
+    height = 1.25 * size / 72 / SIZE_IN[1]
+    for line in lines:
+        wrapped = textwrap.wrap(line, width)
+        fig.text(left, top, bullet + ("\n" + " " * len(bullet)).join(wrapped), fontsize=size, va="top")
+        top -= height * len(wrapped) + 0.03
 
 
 def _pending(fig: plt.Figure, what: str) -> None:
@@ -61,8 +67,8 @@ def _profile_of(experiment: str, wanted: str) -> str | None:
 def slide_question(profile: str) -> plt.Figure:
     fig, _ = _page("Does a hyperspherical latent space help a VAE?")
     _bullets(fig, [
-        "Davidson et al. (UAI 2018): replace the Gaussian posterior and prior by a",
-        "von Mises-Fisher posterior and a uniform prior on the sphere S^d.",
+        "Davidson et al. (UAI 2018): replace the Gaussian posterior and prior by a von Mises-Fisher "
+        "posterior and a uniform prior on the sphere S^d.",
         "Claim: better log-likelihood for small d (d ≤ 10), worse for d ≥ 20.",
         "This talk: can the results be reproduced, and under which hidden conditions?",
     ])
@@ -162,38 +168,32 @@ def slide_low_data(profile: str) -> plt.Figure:
     d = int(cells["d"].min())
     cells = cells[cells["d"] == d]
     earlier = (low.EARLIER_TABLE2["S-VAE"] - low.EARLIER_TABLE2["N-VAE"]).xs(d, level="d")
-    settings = ["earlier reproduction (published)", *dict.fromkeys(cells["setting"])]
-    labels = sorted(cells["labels"].unique())
+    difference = cells.pivot(index="setting", columns="labels", values="difference").loc[list(dict.fromkeys(cells["setting"]))]
+    significant = cells.pivot(index="setting", columns="labels", values="p (Holm)").loc[difference.index] < 0.05
+    published = "earlier reproduction (published)"
+    difference.loc[published] = [earlier.get(n, np.nan) for n in difference.columns]
+    significant.loc[published] = False
+    difference, significant = difference.loc[[published, *difference.index[:-1]]], significant.loc[[published, *significant.index[:-1]]]
+    labels = list(difference.columns)
+    shades = [0.35 + 0.65 * (j + 1) / len(labels) for j in range(len(labels))]
+    colors = ["0.55"] + [COLORS["vmf"]] * (len(difference) - 1)
     ax = fig.add_axes((0.07, 0.3, 0.6, 0.5))
     width = 0.8 / len(labels)
     for j, n in enumerate(labels):
-        values = [earlier.get(n, np.nan) if s == settings[0] else cells.loc[(cells["setting"] == s) & (cells["labels"] == n), "difference"].iloc[0] for s in settings]
-        starred = [s != settings[0] and cells.loc[(cells["setting"] == s) & (cells["labels"] == n), "p (Holm)"].iloc[0] < 0.05 for s in settings]
-        x = np.arange(len(settings)) + (j - (len(labels) - 1) / 2) * width
-        shade = 0.35 + 0.65 * (j + 1) / len(labels)
-        colors = ["0.55"] + [COLORS["vmf"]] * (len(settings) - 1)
-        ax.bar(x, values, width, color=colors, alpha=shade, label=f"{n} labels")
-        for xi, v, star in zip(x, values, starred):
-            if star:
-                ax.text(xi, v - 0.6, "*", ha="center", va="top", fontsize=18)
+        x = np.arange(len(difference)) + (j - (len(labels) - 1) / 2) * width
+        ax.bar(x, difference[n], width, color=colors, alpha=shades[j])
+        for xi, v in zip(x[significant[n].to_numpy()], difference.loc[significant[n], n]):
+            ax.text(xi, v - 0.6, "*", ha="center", va="top", fontsize=18)
     ax.axhline(0, color="0.3", lw=1)
-    ax.set_xticks(range(len(settings)), [s.replace(" (", "\n(") for s in settings], rotation=35, ha="right", fontsize=11)
+    ax.set_xticks(range(len(difference)), [s.replace(" (", "\n(") for s in difference.index], rotation=35, ha="right", fontsize=11)
     ax.set_ylabel(f"S − N 1-NN accuracy, d = {d} (points)")
-    shades = [0.35 + 0.65 * (j + 1) / len(labels) for j in range(len(labels))]
     ax.legend([Patch(color=COLORS["vmf"], alpha=a) for a in shades], [f"{n} labels" for n in labels], fontsize=12, loc="upper right", ncol=len(labels))
     ax.set_ylim(top=max(6.0, ax.get_ylim()[1] + 2))
-    verdict = low.collapse_verdict(profile)
-    lines = ["On a tenth of MNIST, as the earlier reproduction, with Table 1's protocol. Each bar: one of its settings alone "
-             "(*: the N-VAE better, Holm p < 0.05)."]
-    for row in verdict.reset_index().itertuples():
-        lines.append(f"d = {row.d}: N-VAE active units {row[3]} at 5,000 images, {row[2]} at 50,000: "
-                     f"{'posterior collapse' if row[-1] == 'yes' else 'no posterior collapse'}.")
-    lines.append("Grey: the earlier reproduction's published differences.")
-    top = 0.78
-    for line in lines:
-        wrapped = textwrap.wrap(line, 40)
-        fig.text(0.7, top, "\n".join(wrapped), fontsize=14, va="top")
-        top -= 0.034 * len(wrapped) + 0.04
+    _bullets(fig, [
+        "On a tenth of MNIST, as the earlier reproduction, with Table 1's protocol. Each bar: one of its settings alone "
+        "(*: the N-VAE better, Holm p < 0.05); grey: its published differences.",
+        low.collapse_finding(profile),
+    ], top=0.78, left=0.7, size=14, width=40, bullet="")
     return fig
 
 
@@ -211,8 +211,7 @@ def slide_variance(profile: str) -> plt.Figure:
     if used is not None:
         lines.append("What are the paper's ±? " + variance.plus_minus_verdict(used).replace("**", ""))
     lines.append("Table 4's runs share their edge split: a paired test is the right one, and it gives other p-values than Welch's.")
-    for i, line in enumerate(lines):
-        fig.text(0.06, 0.78 - i * 0.17, "•  " + "\n    ".join(textwrap.wrap(line, 88)), fontsize=19, va="top")
+    _bullets(fig, lines, size=19, width=88)
     return fig
 
 
@@ -290,11 +289,7 @@ def slide_conclusions(profile: str) -> plt.Figure:
     if _profile_of("table1", profile) is not None:
         lines += [line.removeprefix("- ").replace("**", "") for line in conclusions.summary(profile).splitlines()]
     lines.append("'Confirmed' only under the paper's protocol; Table 1 at d ≥ 10 is being trained, Table 3 not yet.")
-    top = 0.8
-    for line in lines:
-        wrapped = textwrap.wrap(line, 100)
-        fig.text(0.06, top, "•  " + "\n    ".join(wrapped), fontsize=17, va="top")
-        top -= 0.045 * len(wrapped) + 0.04
+    _bullets(fig, lines, top=0.8, size=17)
     return fig
 
 

@@ -267,7 +267,7 @@ def reversal_cells(profile: str) -> pd.DataFrame:
             s, n = (cell.loc[cell["model"] == m, "accuracy"].to_numpy() for m in ("S-VAE", "N-VAE"))
             if min(len(s), len(n)) >= 2:
                 p = welch_p(s, n, alternative="less")
-                cells.append({"setting": setting, "d": int(d), "labels": int(labels), "difference": s.mean() - n.mean(), "p": float(p)})
+                cells.append({"setting": setting, "d": int(d), "labels": int(labels), "difference": s.mean() - n.mean(), "p": p})
     frame = pd.DataFrame(cells, columns=["setting", "d", "labels", "difference", "p"])
     return frame.assign(**{"p (Holm)": holm(frame["p"].fillna(1.0).to_numpy()) if len(frame) else []})
 

@@ -295,7 +295,6 @@ def settings_note(profile: str) -> str:
             f"{'100' if profile == 'full' else 'third of the'} epochs; {s.samples} samples per FID.")
 
 
-
 def _ablation_frame(profile: str) -> pd.DataFrame:
     """One row per (claim, variant): runs, the formatted metrics, and the FID difference from
     the baseline with its Welch and Holm p-values (NaN where untested)."""
@@ -307,7 +306,7 @@ def _ablation_frame(profile: str) -> pd.DataFrame:
         baseline = variant == ABLATION_BASELINE
         rows.append({
             "claim": claim, "variant": variant, "runs": len(part),
-            "FID": _pm(part[fid], 0), "MSE per pixel": _pm(part["mse_pixel"], 4), "1-NN accuracy (%)": _pm(100 * part["knn_1"], 1),
+            "FID": _pm(part[fid], 0), "MSE": _pm(part["mse_pixel"], 4), "1-NN (%)": _pm(100 * part["knn_1"], 1),
             "difference": np.nan if baseline else part[fid].mean() - base[fid].mean(),
             "p": np.nan if baseline else welch_p(part[fid], base[fid]),
         })
@@ -316,19 +315,16 @@ def _ablation_frame(profile: str) -> pd.DataFrame:
 
 
 def ablation_table(profile: str) -> pd.DataFrame:
-    """Per claim and variant (``followup_runs.ABLATIONS``): FID against real images with the
-    paper's sampler (the island fitted on test codes), test reconstruction MSE and 1-NN accuracy,
-    mean ± sd over runs, the claim by its code (C9, ...); the FID difference from the baseline with Welch's p over runs,
-    Holm-corrected over the table ("one run" where a variant cannot be tested)."""
+    """Per claim (by its code, C9 ...) and variant of ``followup_runs.ABLATIONS``: FID against
+    real images with the paper's sampler (the island fitted on test codes), test reconstruction
+    MSE per pixel and 1-NN accuracy, mean ± sd over runs; the FID change from the baseline with
+    Welch's p over runs, Holm-corrected over the table ("one run" where a variant cannot be
+    tested)."""
     frame = _ablation_frame(profile)
-    untested = lambda row: "" if row["variant"] == ABLATION_BASELINE else "one run"
-    table = frame.assign(
-        claim=frame["claim"],
-        **{"FID change": ["" if np.isnan(v) else f"{v:+.0f}" for v in frame["difference"]]},
-        p=[f"{p:.2g}" if np.isfinite(p) else untested(row) for p, (_, row) in zip(frame["p"], frame.iterrows())],
-        **{"p (Holm)": [f"{q:.2g}" if np.isfinite(q) else untested(row) for q, (_, row) in zip(frame["q"], frame.iterrows())]},
-    )
-    table = table.rename(columns={"MSE per pixel": "MSE", "1-NN accuracy (%)": "1-NN (%)"})
+    untested = np.where(frame["variant"] == ABLATION_BASELINE, "", "one run")
+    shown = lambda values: [f"{v:.2g}" if np.isfinite(v) else blank for v, blank in zip(values, untested)]
+    table = frame.assign(**{"FID change": ["" if np.isnan(v) else f"{v:+.0f}" for v in frame["difference"]],
+                            "p": shown(frame["p"]), "p (Holm)": shown(frame["q"])})
     columns = ["claim", "variant", "runs", "FID", "MSE", "1-NN (%)", "FID change", "p", "p (Holm)"]
     return table[columns].set_index(["claim", "variant"])
 

@@ -307,7 +307,7 @@ def best_pairing_tests(runs: pd.DataFrame) -> pd.DataFrame:
         for other in ("N+N", "S+S"):
             if min(len(values["S+N"]), len(values[other])) >= 2:
                 p = welch_p(values["S+N"], values[other], alternative="greater")
-                rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": f"{values['S+N'].mean() - values[other].mean():+.1f}", "p": float(p)})
+                rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": f"{values['S+N'].mean() - values[other].mean():+.1f}", "p": p})
     if not rows:
         return pd.DataFrame({"z1": ["all"], "z2": ["all"], "measured": ["no cell has 2 runs of each pairing yet"]}).set_index(["z1", "z2"])
     table = pd.DataFrame(rows)
