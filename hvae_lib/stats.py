@@ -50,6 +50,19 @@ def welch_p(a, b, alternative: str = "two-sided") -> float:
     return float(result.pvalue)
 
 
+def paired_t_p(a, b, alternative: str = "two-sided") -> float:
+    r"""The paired t-test of mean(a - b) = 0, its p-value: t = mean(d) / (s_d / sqrt(n)) with
+    d = a - b, n - 1 degrees of freedom. NaN where the test is undefined: fewer than two pairs,
+    or constant differences (s_d = 0)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"a paired test needs one b per a, got shapes {a.shape} and {b.shape}")
+    d = a - b
+    if len(d) < 2 or np.ptp(d) == 0:
+        return float("nan")
+    return float(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue)
+
+
 def bootstrap_mean_difference(a, b, paired: bool = False, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of mean(a) - mean(b).
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from hvae_lib.stats import bootstrap_mean_difference, runs_for_power, t_test_power, welch_p
+from hvae_lib.stats import bootstrap_mean_difference, paired_t_p, runs_for_power, t_test_power, welch_p
 
 
 @pytest.mark.parametrize("effect, n", [(0.3, 10), (1.0, 5), (2.5, 3), (0.8, 40)])
@@ -79,3 +79,18 @@ def test_welch_p_is_nan_where_the_test_is_undefined_and_quiet_on_identical_value
         p = welch_p([0.1, 0.1, 0.1], [0.1, 0.2, 0.3])
     # One constant group: the standard error is the other's alone, t = -0.1 / (0.1 / sqrt(3)), df = 2.
     assert p == pytest.approx(2 * stats.t.cdf(-np.sqrt(3), 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("alternative", ["two-sided", "less", "greater"])
+def test_paired_t_p_matches_scipy_ttest_rel(alternative):
+    rng = np.random.default_rng(4)
+    a = rng.normal(0.0, 1.0, 6)
+    b = a + rng.normal(0.2, 0.3, 6)
+    assert paired_t_p(a, b, alternative) == pytest.approx(stats.ttest_rel(a, b, alternative=alternative).pvalue, rel=1e-12)
+
+
+def test_paired_t_p_is_nan_where_undefined_and_refuses_unpaired_input():
+    assert np.isnan(paired_t_p([1.0], [2.0]))
+    assert np.isnan(paired_t_p([1.0, 2.0, 3.0], [0.5, 1.5, 2.5]))  # constant differences
+    with pytest.raises(ValueError, match="paired"):
+        paired_t_p([1.0, 2.0], [1.0, 2.0, 3.0])

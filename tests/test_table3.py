@@ -66,10 +66,26 @@ def test_every_setting_enters_the_cell_key(monkeypatch):
     base = table3.cell_config("smoke", "N+N", 5, 5)
     assert table3.cell_config("smoke", "S+N", 5, 5) != base
     assert table3.cell_config("smoke", "N+N", 5, 10) != base
-    for change in (dict(hidden=7), dict(labels=200), dict(prune_threshold=0.1), dict(schedule=M2Schedule(epochs=3, batches=10))):
+    assert table3.cell_config("smoke", "N+N", 5, 5, precision="bfloat16") != base
+    schedule = table3.PROFILES["smoke"].schedule
+    for change in (dict(hidden=7), dict(labels=200), dict(prune_threshold=0.1), dict(schedule=M2Schedule(epochs=3, batches=10)), dict(schedule=replace(schedule, precision="bfloat16"))):
         monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], **change))
         assert table3.cell_config("smoke", "N+N", 5, 5) != base, change
         monkeypatch.undo()
+
+
+def test_the_precision_ablation_pairs_runs_and_the_chapter_reads_only_the_profiles_precision(tiny, monkeypatch):
+    assert "no cell has runs in both precisions" in table3.precision_ablation("smoke").to_string()
+    exact = table3.table3_runs("smoke", [("N+N", 5, 5)])
+    fast = table3.table3_runs("smoke", [("N+N", 5, 5)], precision="bfloat16")
+    assert (exact["precision"] == "float32").all() and (fast["precision"] == "bfloat16").all()
+    monkeypatch.setitem(table3.TRAINS_HERE, "smoke", False)
+    shown = table3.chapter_runs("smoke")
+    assert len(shown) == 2 and (shown["precision"] == "float32").all()
+    ablation = table3.precision_ablation("smoke")
+    assert ablation.index.tolist() == [("N+N", 5, 5)] and ablation["runs"].tolist() == [2]
+    difference = (fast["test accuracy"] - exact["test accuracy"]).mean()
+    assert ablation["bfloat16 − float32"].iloc[0].startswith(f"{difference:+.2f}")
 
 
 def test_the_anchor_has_kingmas_m1_and_its_own_key():

@@ -35,10 +35,10 @@ from hvae_lib.data import load_images
 from hvae_lib.evaluation.knn import balanced_label_draw
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, run_config, run_seeds, run_vae
-from hvae_lib.models.m2 import M2
+from hvae_lib.models.m2 import M2, M2_PRECISIONS
 from hvae_lib.plotting import CYCLE
 from hvae_lib.results import RunStore
-from hvae_lib.stats import holm, welch_p
+from hvae_lib.stats import holm, paired_t_p, welch_p
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -68,11 +68,13 @@ class Table3Profile:
     prune_threshold: float | None = 0.1
 
 
+# The cpu profile trains M2's wide layers in bfloat16 (2-2.5x faster here), which its precision
+# ablation (``precision_ablation``) must show harmless; smoke and full stay in float32.
 # Under smoke, M1 trains for two epochs and no coordinate of Kingma's M1 reaches Kingma's
 # pruning threshold, so smoke does not prune (pruning is tested on synthetic codes).
 PROFILES = {
     "smoke": Table3Profile("smoke", (5,), (5,), runs=2, schedule=M2Schedule(epochs=2, batches=10, evaluate_every=1), hidden=50, prune_threshold=None),
-    "cpu": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=3, schedule=M2Schedule(epochs=100, batches=100, evaluate_every=5)),
+    "cpu": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=3, schedule=M2Schedule(epochs=100, batches=100, evaluate_every=5, precision="bfloat16")),
     "full": Table3Profile("full", (5, 10, 50), (5, 10, 50), runs=5, schedule=M2Schedule(epochs=1000, batches=100, evaluate_every=10)),
 }
 
@@ -88,7 +90,7 @@ KINGMA_M1 = {
 }
 KINGMA_M2 = {
     "smoke": M2Schedule(epochs=2, batches=10, evaluate_every=1),
-    "cpu": M2Schedule(epochs=200, batches=100, evaluate_every=5),
+    "cpu": M2Schedule(epochs=200, batches=100, evaluate_every=5, precision="bfloat16"),
     "full": M2Schedule(epochs=3000, batches=100, evaluate_every=10),
 }
 KINGMA_M2_HIDDEN = 500
@@ -182,12 +184,21 @@ def table3_store(profile: str) -> RunStore:
     return RunStore("table3", profile)
 
 
-def cell_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
-    """The cache key of a cell: the pairing, z1, z2, labels, M2's settings and its M1's key."""
+def cell_schedule(profile: str, configuration: str, precision: str | None = None) -> tuple[M2Schedule, int]:
+    """M2's schedule and hidden width in a cell (Kingma's for the anchor), in ``precision``
+    where given (the precision ablation), else the profile's."""
+    setup = PROFILES[profile]
+    schedule, hidden = (KINGMA_M2[profile], KINGMA_M2_HIDDEN) if configuration == ANCHOR else (setup.schedule, setup.hidden)
+    return (replace(schedule, precision=precision) if precision else schedule), hidden
+
+
+def cell_config(profile: str, configuration: str, z1: int, z2: int, precision: str | None = None) -> dict:
+    """The cache key of a cell: the pairing, z1, z2, labels, M2's settings (precision included)
+    and its M1's key."""
     setup = PROFILES[profile]
     m1 = table1.PROFILES[setup.m1_profile]
     m1_key = run_config({"model": CONFIGURATIONS[configuration][0], "d": z1}, m1_protocol(profile, configuration), m1.data())
-    schedule, hidden = (KINGMA_M2[profile], KINGMA_M2_HIDDEN) if configuration == ANCHOR else (setup.schedule, setup.hidden)
+    schedule, hidden = cell_schedule(profile, configuration, precision)
     return {
         "configuration": configuration, "z1": z1, "z2": z2, "labels": setup.labels,
         "m2": _digest({"schedule": asdict(schedule), "hidden": hidden, "prune": setup.prune_threshold}),
@@ -195,17 +206,19 @@ def cell_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
     }
 
 
-def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None) -> pd.DataFrame:
-    """Train (or read) every run of every cell (configuration, z1, z2); one row per run with
-    its final test and validation accuracy (%), the epochs and the M1 coordinates M2 saw. Each
-    run's accuracy curve is its ``curve.csv`` artifact."""
+def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None, precision: str | None = None) -> pd.DataFrame:
+    """Train (or read) every run of every cell (configuration, z1, z2), M2 in ``precision``
+    (the profile's by default); one row per run with its final test and validation accuracy
+    (%), the epochs, the precision and the M1 coordinates M2 saw. Each run's accuracy curve is
+    its ``curve.csv`` artifact."""
     setup = PROFILES[profile]
     store = table3_store(profile)
     cells = cells or [(c, z1, z2) for c in CONFIGURATIONS if c != ANCHOR for z1 in setup.z1s for z2 in setup.z2s]
     frames = []
     for configuration, z1, z2 in cells:
-        config = cell_config(profile, configuration, z1, z2)
-        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config: _train_cell(profile, c, a, b, k, missing))
+        config = cell_config(profile, configuration, z1, z2, precision)
+        schedule = cell_schedule(profile, configuration, precision)
+        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config, s=schedule: _train_cell(profile, c, a, b, k, s, missing))
         frames.append(pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records]))
     return pd.concat(frames, ignore_index=True)
 
@@ -216,11 +229,11 @@ def anchor_runs(profile: str) -> pd.DataFrame:
     return table3_runs(profile, [(ANCHOR, 50, 50)])
 
 
-def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, seeds: list[int]) -> list[dict]:
+def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, schedule: tuple[M2Schedule, int], seeds: list[int]) -> list[dict]:
     setup = PROFILES[profile]
     m1_model, latent = CONFIGURATIONS[configuration]
     codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)))
-    schedule, hidden = (KINGMA_M2[profile], KINGMA_M2_HIDDEN) if configuration == ANCHOR else (setup.schedule, setup.hidden)
+    schedule, hidden = schedule
     train_labels = codes["train labels"]
     labelled, unlabelled = [], []
     for seed in seeds:
@@ -230,7 +243,7 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
     labelled, unlabelled = torch.stack(labelled), torch.stack(unlabelled)
     identity = {k: config[k] for k in ("configuration", "z1", "z2")}
     init, training = zip(*(m2_seeds(identity, seed) for seed in seeds))
-    model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=hidden)
+    model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=hidden, precision=schedule.precision)
 
     def accuracy(m: M2, epoch: int) -> dict:
         return {
@@ -246,20 +259,54 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
         path.parent.mkdir(parents=True, exist_ok=True)
         curve.to_csv(path, index=False, float_format="%.2f")
     last = history[-1]
-    return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "M1 coordinates": kept} for r in range(len(seeds))]
+    return [
+        {"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "precision": schedule.precision, "M1 coordinates": kept}
+        for r in range(len(seeds))
+    ]
 
 
 TRAINS_HERE = {"smoke": True, "cpu": False, "full": True}
 
 
 def chapter_runs(profile: str) -> pd.DataFrame:
-    """The runs the chapter shows: under ``smoke`` and ``full`` every cell, trained where
-    missing; under ``cpu`` the runs stored so far (its 27 cells are hours of CPU, trained as
-    background units with ``main``)."""
+    """The runs the chapter shows, with the profile's own settings: under ``smoke`` and
+    ``full`` every cell, trained where missing; under ``cpu`` the runs stored so far (its 27
+    cells are hours of CPU, trained as background units with ``main``)."""
     if TRAINS_HERE[profile]:
         return pd.concat([table3_runs(profile), anchor_runs(profile)], ignore_index=True)
     frame = table3_store(profile).frame()
-    return frame if not frame.empty else pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    if frame.empty:
+        return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    own = [row.m2 == cell_config(profile, row.configuration, row.z1, row.z2)["m2"] for row in frame.itertuples()]
+    return frame[own].reset_index(drop=True)
+
+
+def precision_ablation(profile: str) -> pd.DataFrame:
+    """M2 trained in float32 against bfloat16, paired by run (same labels, initialisation and
+    random numbers), in every cell stored with both: the final test accuracies, their
+    difference and a paired t-test, against the run-to-run sd."""
+    frame = table3_store(profile).frame()
+    rows = []
+    if not frame.empty and "precision" in frame:
+        for (configuration, z1, z2), cell in frame.groupby(["configuration", "z1", "z2"]):
+            by_precision = {p: part.set_index("run")["test accuracy"] for p, part in cell.groupby("precision")}
+            if set(by_precision) != set(M2_PRECISIONS):
+                continue
+            exact, fast = by_precision["float32"], by_precision["bfloat16"]
+            paired = exact.index.intersection(fast.index)
+            if len(paired) < 2:
+                continue
+            difference = fast[paired] - exact[paired]
+            rows.append({
+                "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
+                "float32": _mean_sd(exact[paired]), "bfloat16": _mean_sd(fast[paired]),
+                "bfloat16 − float32": f"{difference.mean():+.2f} ± {difference.std():.2f}",
+                "run-to-run sd": f"{exact[paired].std():.2f}",
+                "p (paired)": f"{paired_t_p(fast[paired].to_numpy(), exact[paired].to_numpy()):.2g}",
+            })
+    if not rows:
+        return pd.DataFrame({"pairing": ["all"], "measured": ["no cell has runs in both precisions yet"]}).set_index("pairing")
+    return pd.DataFrame(rows).set_index(["pairing", "z1", "z2"])
 
 
 def table3_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
@@ -367,11 +414,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configurations", nargs="+", choices=tuple(CONFIGURATIONS), default=[c for c in CONFIGURATIONS if c != ANCHOR])
     parser.add_argument("--z1", type=int, nargs="+")
     parser.add_argument("--z2", type=int, nargs="+")
+    parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training (the profile's by default): the precision ablation")
     args = parser.parse_args(argv)
     setup = PROFILES[args.profile]
     cells = [(c, z1, z2) for c in args.configurations for z1 in args.z1 or setup.z1s for z2 in args.z2 or setup.z2s]
     start = time.perf_counter()
-    frame = table3_runs(args.profile, cells)
+    frame = table3_runs(args.profile, cells, args.precision)
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 

@@ -21,6 +21,9 @@ exactly over the K classes,
     U(z1) = sum_y q(y | z1) L(z1, y) + H(q(y | z1)).
 
 Kingma's objective per data set adds alpha log q(y | z1) for each labelled pair (``M2.loss``).
+The encoder and decoder read [u, onehot(y)]; their first layer is split as u W_u + W_y[y], so
+the K pairs of an unlabelled z1 share its u W_u and the enumeration costs one hidden layer per
+pair, not a matmul per pair (``hvae_lib.models.pairwise_mlp``, which also writes their backward).
 Every layer is an ensemble layer: one ``M2`` holds ``runs`` independent models and every input
 carries a leading run dimension.
 """
@@ -37,8 +40,10 @@ from torch.distributions import Distribution, Independent, Normal
 
 from hvae_lib.distributions import HypersphericalUniform, Noise, VonMisesFisher
 from hvae_lib.models.ensemble import EnsembleLinear, EnsembleMLP, stack_seeded_runs
+from hvae_lib.models.pairwise_mlp import pairwise_softplus_mlp
 
 M2_LATENTS = ("normal", "vmf")
+M2_PRECISIONS = ("float32", "bfloat16")
 
 
 class M2(nn.Module):
@@ -54,12 +59,22 @@ class M2(nn.Module):
             labels).
         runs: independent models held together.
         generator: seeds the initial parameters.
+        precision: the dtype of the encoder's and decoder's hidden activations and matmuls in
+            the bounds ("float32": the parameters' own dtype; "bfloat16": see
+            ``hvae_lib.models.pairwise_mlp``). The classifier q(y | z1), which alone decides
+            the predictions, always runs in the parameters' dtype.
     """
 
-    def __init__(self, x_dim: int, latent: str, d: int, classes: int = 10, hidden: int = 500, runs: int = 1, generator: torch.Generator | None = None):
+    def __init__(
+        self, x_dim: int, latent: str, d: int, classes: int = 10, hidden: int = 500, runs: int = 1, generator: torch.Generator | None = None,
+        precision: str = "float32",
+    ):
         super().__init__()
         if latent not in M2_LATENTS:
             raise ValueError(f"latent must be one of {M2_LATENTS}, got {latent!r}")
+        if precision not in M2_PRECISIONS:
+            raise ValueError(f"precision must be one of {M2_PRECISIONS}, got {precision!r}")
+        self.precision = precision
         if min(x_dim, d, hidden, runs) < 1 or classes < 2:
             raise ValueError(f"need x_dim, d, hidden, runs >= 1 and classes >= 2, got {x_dim}, {d}, {hidden}, {runs}, {classes}")
         self.latent, self.d, self.classes, self.runs, self.x_dim = latent, d, classes, runs, x_dim
@@ -83,10 +98,19 @@ class M2(nn.Module):
         """Logits of q(y | z1), shape (runs, n, K), for z1 of shape (runs, n, x_dim)."""
         return self.classifier(z1)
 
-    def posterior(self, z1: torch.Tensor, y: torch.Tensor) -> Distribution:
-        """q(z2 | z1, y) for z1 (runs, n, x_dim) and integer labels y (runs, n)."""
-        h = self.encoder(torch.cat([z1, self._one_hot(y, z1.dtype)], dim=-1))
-        loc, raw_scale = self.loc_head(h), self.scale_head(h)
+    def posterior(self, z1: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """q(z2 | z1, y) for z1 (runs, n, x_dim) and integer labels y (runs, n): batch shape
+        (runs, n); with y None, for every class: batch shape (runs, n, K)."""
+        first = self.encoder[0]
+        per_example = torch.baddbmm(first.bias, z1, first.weight[:, : self.x_dim]).unsqueeze(2)
+        heads = (self.loc_head, self.scale_head)
+        out = pairwise_softplus_mlp(
+            (per_example, self._class_rows(first.weight[:, self.x_dim :], y)), None, None,
+            torch.cat([head.weight for head in heads], dim=-1), torch.cat([head.bias for head in heads], dim=-1), self._wide_dtype,
+        )
+        if y is not None:
+            out = out.squeeze(2)
+        loc, raw_scale = out.split([self.z_dim, out.shape[-1] - self.z_dim], dim=-1)
         if self.latent == "normal":
             return Independent(Normal(loc, F.softplus(raw_scale) + 1e-6, validate_args=False), 1, validate_args=False)
         return VonMisesFisher(F.normalize(loc, dim=-1), F.softplus(raw_scale.squeeze(-1)) + 1, validate_args=False)
@@ -99,10 +123,22 @@ class M2(nn.Module):
             return Independent(Normal(zeros, torch.ones_like(zeros)), 1)
         return HypersphericalUniform(self.z_dim, device=weight.device, dtype=weight.dtype)
 
-    def likelihood(self, y: torch.Tensor, z2: torch.Tensor) -> Distribution:
-        """p(z1 | y, z2): a diagonal Gaussian, batch shape (runs, n)."""
-        h = self.decoder(torch.cat([z2, self._one_hot(y, z2.dtype)], dim=-1))
-        return Independent(Normal(self.mean_head(h), torch.exp(0.5 * self.log_var_head(h)), validate_args=False), 1, validate_args=False)
+    def likelihood(self, y: torch.Tensor | None, z2: torch.Tensor) -> Distribution:
+        """p(z1 | y, z2): a diagonal Gaussian, batch shape (runs, n) for labels y (runs, n) and
+        z2 (runs, n, z_dim); with y None, z2 (runs, n, K, z_dim) holds a draw for every class
+        and the batch shape is (runs, n, K)."""
+        first = self.decoder[0]
+        per_class = self._class_rows(first.weight[:, self.z_dim :], y) + first.bias.unsqueeze(1)
+        grid_z2 = z2 if y is None else z2.unsqueeze(2)
+        heads = (self.mean_head, self.log_var_head)
+        out = pairwise_softplus_mlp(
+            (per_class,), grid_z2, first.weight[:, : self.z_dim],
+            torch.cat([head.weight for head in heads], dim=-1), torch.cat([head.bias for head in heads], dim=-1), self._wide_dtype,
+        )
+        if y is not None:
+            out = out.squeeze(2)
+        mean, log_var = out.split(self.x_dim, dim=-1)
+        return Independent(Normal(mean, torch.exp(0.5 * log_var), validate_args=False), 1, validate_args=False)
 
     def sample_posterior(self, q: Distribution, noise: Noise | None = None) -> torch.Tensor:
         """One reparameterised z2 ~ q(z2 | z1, y) per pair; ``noise`` gives each run its own
@@ -118,24 +154,26 @@ class M2(nn.Module):
     def labelled_bound(self, z1: torch.Tensor, y: torch.Tensor, z2: torch.Tensor | None = None, noise: Noise | None = None) -> torch.Tensor:
         """L(z1, y) of the module docstring, shape (runs, n): one z2 sample per pair (or the
         given ``z2``, e.g. to compare two computations on the same draw)."""
+        return self._bound(z1, y, z2, noise)
+
+    def unlabelled_bound(self, z1: torch.Tensor, z2: torch.Tensor | None = None, noise: Noise | None = None) -> torch.Tensor:
+        """U(z1) of the module docstring, shape (runs, n): L(z1, y) for every class at once (the
+        n x K pairs as one (runs, n, K) grid, one z2 draw each, in example-major order), weighted
+        by q(y | z1), plus its entropy. ``z2`` (runs, n, K, z_dim), if given, is the draw for
+        each pair."""
+        bound = self._bound(z1, None, z2, noise)
+        log_q = F.log_softmax(self.class_logits(z1), dim=-1)
+        q = log_q.exp()
+        return (q * bound).sum(-1) - (q * log_q).sum(-1)
+
+    def _bound(self, z1, y, z2, noise):
+        """L(z1, y) for labels y (runs, n), or for every class (y None): shape (runs, n, K)."""
         q = self.posterior(z1, y)
         if z2 is None:
             z2 = self.sample_posterior(q, noise)
         kl = torch.distributions.kl_divergence(q, self.prior())
-        return self.likelihood(y, z2).log_prob(z1) - math.log(self.classes) - kl
-
-    def unlabelled_bound(self, z1: torch.Tensor, z2: torch.Tensor | None = None, noise: Noise | None = None) -> torch.Tensor:
-        """U(z1) of the module docstring, shape (runs, n): L(z1, y) for every class at once (the
-        n x K pairs in one batch, example-major), weighted by q(y | z1), plus its entropy.
-        ``z2`` (runs, n, K, z_dim), if given, is the draw for each pair."""
-        runs, n, _ = z1.shape
-        classes = torch.arange(self.classes, device=z1.device)
-        pairs_z1 = z1.repeat_interleave(self.classes, dim=1)
-        pairs_y = classes.repeat(n).expand(runs, -1)
-        bound = self.labelled_bound(pairs_z1, pairs_y, None if z2 is None else z2.reshape(runs, n * self.classes, -1), noise)
-        log_q = F.log_softmax(self.class_logits(z1), dim=-1)
-        q = log_q.exp()
-        return (q * bound.reshape(runs, n, self.classes)).sum(-1) - (q * log_q).sum(-1)
+        target = z1 if y is not None else z1.unsqueeze(2)
+        return self.likelihood(y, z2).log_prob(target) - math.log(self.classes) - kl
 
     def loss(self, labelled_z1: torch.Tensor, labels: torch.Tensor, unlabelled_z1: torch.Tensor, alpha: float, noise: Noise | None = None) -> torch.Tensor:
         """The negative objective of one minibatch per run, shape (runs,):
@@ -154,5 +192,13 @@ class M2(nn.Module):
         """argmax_y q(y | z1), shape (runs, n)."""
         return self.class_logits(z1).argmax(-1)
 
-    def _one_hot(self, y: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return F.one_hot(y.long(), self.classes).to(dtype)
+    @property
+    def _wide_dtype(self) -> torch.dtype | None:
+        return torch.bfloat16 if self.precision == "bfloat16" else None
+
+    def _class_rows(self, weight: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The one-hot block of a first layer, onehot(y) W_y = W_y[y]: (runs, n, 1, H) for labels
+        y (runs, n), or every class's row, (runs, 1, K, H), for y None."""
+        if y is None:
+            return weight.unsqueeze(1)
+        return weight.gather(1, y.long().unsqueeze(-1).expand(-1, -1, weight.shape[-1])).unsqueeze(2)

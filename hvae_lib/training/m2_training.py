@@ -10,8 +10,9 @@ A point's z1 is drawn from the frozen M1's posterior q(z1 | x) every time it is 
 (``Codes.sample``); evaluation uses the posterior mean (``Codes.mean``). The objective of a run
 is Kingma's: the minibatch's negative bound (``M2.loss``, with alpha N / N_labelled per labelled
 pair) times ``batches / N``, and a N(0, 1) prior on the weights, which is Adam's weight decay
-1 / N; Adam with learning rate 3e-4. The runs share nothing but their tensors: each has its own
-label draw, permutations and random numbers (one generator per run).
+1 / N; Adam with learning rate 3e-4 (torch's fused implementation). The runs share nothing but
+their tensors: each has its own label draw, permutations and random numbers (one generator per
+run).
 """
 
 from __future__ import annotations
@@ -22,24 +23,29 @@ from dataclasses import dataclass
 import torch
 
 from hvae_lib.distributions import RunNoise, VonMisesFisher
-from hvae_lib.models.m2 import M2
+from hvae_lib.models.m2 import M2, M2_PRECISIONS
 
 
 @dataclass(frozen=True)
 class M2Schedule:
     """Kingma's optimisation settings: ``epochs`` passes of ``batches`` minibatches (100 with 100
     labels, 200 otherwise), Adam at ``learning_rate``, classification weight ``alpha`` (0.1),
-    evaluation every ``evaluate_every`` epochs and after the last."""
+    evaluation every ``evaluate_every`` epochs and after the last, and the ``precision`` of
+    the model's wide layers in training (``M2``'s argument of that name; evaluation reads the
+    classifier, which is always float32)."""
 
     epochs: int = 1000
     batches: int = 100
     learning_rate: float = 3e-4
     alpha: float = 0.1
     evaluate_every: int = 10
+    precision: str = "float32"
 
     def __post_init__(self):
         if min(self.epochs, self.batches, self.evaluate_every) < 1 or self.learning_rate <= 0 or self.alpha < 0:
             raise ValueError(f"invalid M2 schedule {self}")
+        if self.precision not in M2_PRECISIONS:
+            raise ValueError(f"precision must be one of {M2_PRECISIONS}, got {self.precision!r}")
 
 
 @dataclass(frozen=True)
@@ -127,9 +133,11 @@ def train_m2(
         raise ValueError(f"labelled, labels, unlabelled and seeds need one row per run ({runs})")
     if labelled.shape != labels.shape:
         raise ValueError(f"labels {tuple(labels.shape)} must match labelled {tuple(labelled.shape)}")
+    if model.precision != schedule.precision:
+        raise ValueError(f"the model computes in {model.precision}, the schedule asks for {schedule.precision}")
     n_total = labelled.shape[1] + unlabelled.shape[1]
     alpha = schedule.alpha * n_total / labelled.shape[1]
-    optimiser = torch.optim.Adam(model.parameters(), lr=schedule.learning_rate, weight_decay=1 / n_total)
+    optimiser = torch.optim.Adam(model.parameters(), lr=schedule.learning_rate, weight_decay=1 / n_total, fused=True)
     generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     noise = RunNoise(generators)
     history = []
