@@ -74,6 +74,7 @@ benchmarks: $(BIN)/.installed
 	$(BIN)/pip install --quiet -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/vmf.py --threads 1
 	$(BIN)/python benchmarks/ensemble.py
+	$(BIN)/python benchmarks/m2.py
 	$(BIN)/python benchmarks/followup.py
 
 clean:

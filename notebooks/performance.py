@@ -72,6 +72,35 @@ table(performance.throughput_table(frame), "thousands of (runs x images) per sec
 table(performance.ratio_table(frame), "engine (bfloat16) against each row")
 
 # %% [markdown]
+# ## M2, the semi-supervised model of Table 3
+#
+# M2's unlabelled bound is summed over the ten classes, so each unlabelled image costs its
+# encoder and decoder ten times: a step of 3 runs carries two hidden layers of
+# $3 \times 5{,}000 \times 500$ units. `benchmarks/m2.py` times full training steps (z1 drawn
+# from the M1 posterior, 1 labelled and 499 unlabelled images, backward, Adam) of
+#
+# - **engine (bfloat16)**, as the `cpu` profile of Table 3 trains, and **engine (float32)**: the
+#   first layers split into a part per image and a part per class (so the ten pairs of an
+#   image share one matrix product), the wide layers' backward written out, fused Adam;
+# - **concatenated autograd**: the same model applied to $[z_1, \mathrm{onehot}(y)]$ for every
+#   pair, as it is written and as Kingma's code computes it, with autograd and
+#   `torch.optim.Adam`;
+# - **floors**: the matrix products of one step of the split formulation alone. They leave out
+#   the softplus of the two wide hidden layers, which alone takes about a fifth of the engine's
+#   step, so even the bfloat16 floor is out of reach.
+
+# %% tags=["remove-input"]
+m2_frame, m2_meta = performance.m2_benchmark("cpu")
+Markdown(
+    f"Measured on {m2_meta['device']} ({m2_meta['threads']} threads), torch {m2_meta['torch']}, "
+    f"commit `{m2_meta['commit']}`, {m2_meta['date']}: median of {m2_meta['steps']} steps, "
+    f"{m2_meta['runs']} runs per step; an epoch is 100 steps."
+)
+
+# %% tags=["remove-input"]
+table(performance.m2_table(m2_frame), "seconds per M2 epoch (3 runs) and the engine (bfloat16) against each row")
+
+# %% [markdown]
 # ## The vMF sampler and KL
 #
 # `benchmarks/vmf.py` times, in one run and for a batch of $10^5$ draws, the book's `rsample`

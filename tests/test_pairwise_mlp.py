@@ -97,3 +97,23 @@ def test_m2_bound_equals_the_concatenated_network():
     torch.testing.assert_close(enumerated, expected, rtol=1e-12, atol=1e-12)
     for (name, _), grad, expected_grad in zip(model.named_parameters(), grads, expected_grads):
         torch.testing.assert_close(grad, expected_grad, rtol=1e-10, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("latent", ["normal", "vmf"])
+def test_the_benchmarks_concatenated_peer_computes_the_same_loss(latent):
+    """benchmarks/m2.py times the concatenated formulation as the peer: it must be the same model."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("m2_benchmark", Path(__file__).parents[1] / "benchmarks" / "m2.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    ours = M2.from_seeds(4, latent, 3, [0, 1], hidden=7).double()
+    peer = benchmark.ConcatenatedM2.from_seeds(4, latent, 3, [0, 1], hidden=7).double()
+    z1 = torch.randn(2, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    labels = torch.tensor([[1, 2], [3, 4]])
+    losses = []
+    for model in (ours, peer):
+        torch.manual_seed(7)
+        losses.append(model.loss(z1[:, :2], labels, z1[:, 2:], alpha=10.0))
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-12, atol=1e-10)

@@ -110,3 +110,13 @@ def test_benchmark_tables_from_results():
     assert set(failures.index.get_level_values("method")) == {"power_spherical"} and len(failures) == 2
     correct = performance.benchmark_correctness_table(results)
     assert correct.loc[("float32", 3, 1.0), "power_spherical"] == "no" and correct.loc[("float32", 3, 1.0), "ours"] == "yes"
+
+
+def test_m2_table_gives_seconds_per_epoch_and_ratios_against_the_stored_rows():
+    frame = pd.DataFrame(
+        [(5, "normal 5", m, ms) for m, ms in [("engine (bfloat16)", 80.0), ("engine (float32)", 160.0), ("concatenated autograd", 280.0), ("floor (float32)", 80.0), ("floor (bfloat16)", 20.0)]],
+        columns=["M1 code", "z2", "method", "ms_per_step"],
+    )
+    row = performance.m2_table(frame).iloc[0]
+    assert row["engine (bfloat16)"] == "8.0 s" and row["concatenated autograd"] == "28.0 s"
+    assert row["speed-up"] == "3.5x" and row["share of floor (float32)"] == "1.00" and row["share of floor (bfloat16)"] == "0.25"

@@ -1,8 +1,8 @@
 """The performance appendix: the vMF sampler and KL, and the training engine, against their
 peers and floors.
 
-It presents what ``benchmarks/vmf.py`` and ``benchmarks/ensemble.py`` measured and stored under
-``results/benchmarks/`` (the measuring is done there, never here).
+It presents what ``benchmarks/vmf.py``, ``benchmarks/ensemble.py`` and ``benchmarks/m2.py``
+measured and stored under ``results/benchmarks/`` (the measuring is done there, never here).
 """
 
 from __future__ import annotations
@@ -51,6 +51,34 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
         "share of bfloat16 floor": engine / wide["floor (bfloat16)"],
     })
     return table.map(lambda v: f"{v:.2f}")
+
+
+# M2's training step (benchmarks/m2.py).
+
+M2_METHODS = ("engine (bfloat16)", "engine (float32)", "concatenated autograd", "floor (float32)", "floor (bfloat16)")
+
+
+def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
+    """The stored M2 measurements (one row per cell and method, ms per step) and their provenance."""
+    folder = results_dir() / "benchmarks" / "m2"
+    csv, meta = folder / f"{device}.csv", folder / f"{device}.json"
+    if not csv.exists():
+        raise FileNotFoundError(f"{csv} is missing: run `make benchmarks` (benchmarks/m2.py) on this machine first")
+    return pd.read_csv(csv), json.loads(meta.read_text())
+
+
+def m2_table(frame: pd.DataFrame, steps_per_epoch: int = 100) -> pd.DataFrame:
+    """Per cell: seconds per M2 epoch for every method, the engine's speed-up over the
+    concatenated formulation and the share of each floor's speed it reaches."""
+    wide = frame.pivot_table(index=["M1 code", "z2"], columns="method", values="ms_per_step", sort=False)
+    wide = wide[[m for m in M2_METHODS if m in wide]]
+    table = (wide * steps_per_epoch / 1000).map(lambda v: f"{v:.1f} s")
+    engine = wide["engine (bfloat16)"]
+    table["speed-up"] = (wide["concatenated autograd"] / engine).map(lambda v: f"{v:.1f}x")
+    for floor in ("floor (float32)", "floor (bfloat16)"):
+        table[f"share of {floor}"] = (wide[floor] / engine).map(lambda v: f"{v:.2f}")
+    table.columns.name = None
+    return table
 
 
 # The vMF sampler and KL (benchmarks/vmf.py).
