@@ -55,9 +55,6 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # M2's training step (benchmarks/m2.py).
 
-M2_METHODS = ("engine (bfloat16)", "engine (float32)", "concatenated autograd", "floor (float32)", "floor (bfloat16)")
-
-
 def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     """The stored M2 measurements (one row per cell and method, ms per step) and their provenance."""
     folder = results_dir() / "benchmarks" / "m2"
@@ -68,15 +65,20 @@ def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
 
 
 def m2_table(frame: pd.DataFrame, steps_per_epoch: int = 100) -> pd.DataFrame:
-    """Per cell: seconds per M2 epoch for every method, the engine's speed-up over the
-    concatenated formulation and the share of each floor's speed it reaches."""
+    """Per cell: seconds per M2 epoch of the engine in each precision and of the concatenated
+    formulation, the engine's (bfloat16) speed-up over the latter and the share of each floor's
+    speed it reaches."""
     wide = frame.pivot_table(index=["M1 code", "z2"], columns="method", values="ms_per_step", sort=False)
-    wide = wide[[m for m in M2_METHODS if m in wide]]
-    table = (wide * steps_per_epoch / 1000).map(lambda v: f"{v:.1f} s")
     engine = wide["engine (bfloat16)"]
-    table["speed-up"] = (wide["concatenated autograd"] / engine).map(lambda v: f"{v:.1f}x")
-    for floor in ("floor (float32)", "floor (bfloat16)"):
-        table[f"share of {floor}"] = (wide[floor] / engine).map(lambda v: f"{v:.2f}")
+    seconds = lambda method: (wide[method] * steps_per_epoch / 1000).map(lambda v: f"{v:.1f}")
+    table = pd.DataFrame({
+        "bfloat16 (s)": seconds("engine (bfloat16)"),
+        "float32 (s)": seconds("engine (float32)"),
+        "concatenated (s)": seconds("concatenated autograd"),
+        "speed-up": (wide["concatenated autograd"] / engine).map(lambda v: f"{v:.1f}x"),
+        "of float32 floor": (wide["floor (float32)"] / engine).map(lambda v: f"{v:.2f}"),
+        "of bfloat16 floor": (wide["floor (bfloat16)"] / engine).map(lambda v: f"{v:.2f}"),
+    })
     table.columns.name = None
     return table
 
