@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
+from ensemble import seconds_per_step  # benchmarks/ensemble.py, beside this script
 from hvae_lib.distributions import RunNoise, VonMisesFisher
 from hvae_lib.models.m2 import M2
 from hvae_lib.results import environment
@@ -64,8 +65,7 @@ class ConcatenatedM2(M2):
 
 
 def m2_step(model_class, x_dim, latent, d, runs, precision, fused):
-    kwargs = {"precision": precision} if model_class is M2 else {}
-    model = model_class.from_seeds(x_dim, latent, d, list(range(runs)), hidden=HIDDEN, **kwargs)
+    model = model_class.from_seeds(x_dim, latent, d, list(range(runs)), hidden=HIDDEN, precision=precision)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-4, weight_decay=2e-5, fused=fused)
     noise = RunNoise([torch.Generator().manual_seed(s) for s in range(runs)])
     generator = torch.Generator().manual_seed(0)
@@ -106,18 +106,6 @@ def floor_step(x_dim, latent, d, runs, dtype):
     return step
 
 
-def seconds_per_step(step, steps: int) -> float:
-    """The median time of ``steps`` calls of ``step`` after 5 warm-up calls."""
-    for _ in range(5):
-        step()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10)
@@ -129,7 +117,7 @@ def main() -> None:
         methods = {
             "engine (bfloat16)": m2_step(M2, x_dim, latent, d, args.runs, "bfloat16", True),
             "engine (float32)": m2_step(M2, x_dim, latent, d, args.runs, "float32", True),
-            "concatenated autograd": m2_step(ConcatenatedM2, x_dim, latent, d, args.runs, None, False),
+            "concatenated autograd": m2_step(ConcatenatedM2, x_dim, latent, d, args.runs, "float32", False),
             "floor (float32)": floor_step(x_dim, latent, d, args.runs, torch.float32),
             "floor (bfloat16)": floor_step(x_dim, latent, d, args.runs, torch.bfloat16),
         }

@@ -100,12 +100,14 @@ def test_m2_bound_equals_the_concatenated_network():
 
 
 @pytest.mark.parametrize("latent", ["normal", "vmf"])
-def test_the_benchmarks_concatenated_peer_computes_the_same_loss(latent):
+def test_the_benchmarks_concatenated_peer_computes_the_same_loss(latent, monkeypatch):
     """benchmarks/m2.py times the concatenated formulation as the peer: it must be the same model."""
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.spec_from_file_location("m2_benchmark", Path(__file__).parents[1] / "benchmarks" / "m2.py")
+    folder = Path(__file__).parents[1] / "benchmarks"
+    monkeypatch.syspath_prepend(str(folder))  # the script imports its neighbour ensemble.py
+    spec = importlib.util.spec_from_file_location("m2_benchmark", folder / "m2.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
     ours = M2.from_seeds(4, latent, 3, [0, 1], hidden=7).double()

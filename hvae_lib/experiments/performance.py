@@ -16,13 +16,18 @@ from hvae_lib.results import results_dir
 METHODS = ("engine (bfloat16)", "engine (float32)", "autograd ensemble", "reference loop", "floor (float32)", "floor (bfloat16)")
 
 
-def ensemble_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
-    """The stored measurements (one row per batch, d, latent, method) and their provenance."""
-    folder = results_dir() / "benchmarks" / "ensemble"
+def _stored_benchmark(name: str, device: str) -> tuple[pd.DataFrame, dict]:
+    """The CSV and provenance JSON that ``benchmarks/<name>.py`` wrote for ``device``."""
+    folder = results_dir() / "benchmarks" / name
     csv, meta = folder / f"{device}.csv", folder / f"{device}.json"
     if not csv.exists():
-        raise FileNotFoundError(f"{csv} is missing: run `make benchmarks` (benchmarks/ensemble.py) on this machine first")
+        raise FileNotFoundError(f"{csv} is missing: run `make benchmarks` (benchmarks/{name}.py) on this machine first")
     return pd.read_csv(csv), json.loads(meta.read_text())
+
+
+def ensemble_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
+    """The stored measurements (one row per batch, d, latent, method) and their provenance."""
+    return _stored_benchmark("ensemble", device)
 
 
 def _wide(frame: pd.DataFrame) -> pd.DataFrame:
@@ -57,11 +62,7 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     """The stored M2 measurements (one row per cell and method, ms per step) and their provenance."""
-    folder = results_dir() / "benchmarks" / "m2"
-    csv, meta = folder / f"{device}.csv", folder / f"{device}.json"
-    if not csv.exists():
-        raise FileNotFoundError(f"{csv} is missing: run `make benchmarks` (benchmarks/m2.py) on this machine first")
-    return pd.read_csv(csv), json.loads(meta.read_text())
+    return _stored_benchmark("m2", device)
 
 
 def m2_table(frame: pd.DataFrame, steps_per_epoch: int = 100) -> pd.DataFrame:

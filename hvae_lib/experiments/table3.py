@@ -217,8 +217,8 @@ def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None, p
     frames = []
     for configuration, z1, z2 in cells:
         config = cell_config(profile, configuration, z1, z2, precision)
-        schedule = cell_schedule(profile, configuration, precision)
-        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config, s=schedule: _train_cell(profile, c, a, b, k, s, missing))
+        settings = cell_schedule(profile, configuration, precision)
+        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config, s=settings: _train_cell(profile, c, a, b, k, s, missing))
         frames.append(pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records]))
     return pd.concat(frames, ignore_index=True)
 
@@ -229,11 +229,11 @@ def anchor_runs(profile: str) -> pd.DataFrame:
     return table3_runs(profile, [(ANCHOR, 50, 50)])
 
 
-def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, schedule: tuple[M2Schedule, int], seeds: list[int]) -> list[dict]:
+def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, settings: tuple[M2Schedule, int], seeds: list[int]) -> list[dict]:
     setup = PROFILES[profile]
     m1_model, latent = CONFIGURATIONS[configuration]
     codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)))
-    schedule, hidden = schedule
+    schedule, hidden = settings
     train_labels = codes["train labels"]
     labelled, unlabelled = [], []
     for seed in seeds:
