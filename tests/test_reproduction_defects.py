@@ -73,6 +73,8 @@ def test_weighted_loss_selection_picks_inside_the_warmup(monkeypatch):
 def test_schedule_and_protocol_reject_unknown_defect_settings():
     with pytest.raises(ValueError, match="selection"):
         TrainingSchedule(max_epochs=3, warmup_epochs=1, patience=1, selection="best")
+    with pytest.raises(ValueError, match="gradient"):
+        TrainingSchedule(max_epochs=3, warmup_epochs=1, patience=1, gradient="g_cor")
     with pytest.raises(ValueError, match="binarization"):
         replace(table1.PROFILES["smoke"].protocol, binarization="static")
 
@@ -86,8 +88,9 @@ def test_defect_settings_enter_the_key_only_away_from_their_defaults():
         replace(protocol, binarization="fixed"),
         replace(protocol, circle_sampler="wrapped_normal"),
         replace(protocol, schedule=replace(protocol.schedule, selection="weighted_loss")),
+        replace(protocol, schedule=replace(protocol.schedule, gradient="g_rep+g_cor")),
     ]
-    assert len({protocol.tag(), *(p.tag() for p in changed)}) == 4
+    assert len({protocol.tag(), *(p.tag() for p in changed)}) == 5
 
 
 def test_fixed_binarization_trains_on_one_binary_sample(monkeypatch, tmp_path):

@@ -56,6 +56,52 @@ def test_bfloat16_gradient_is_close_to_autograd(latent):
     assert (fast - reference).norm() / reference.norm() < 0.02
 
 
+def _surrogate_gradient(model: VAE, x: torch.Tensor, beta: float, seeds) -> torch.Tensor:
+    """The reference for g_rep + g_cor: autograd through the module of the surrogate loss
+    mean_n [beta KL_n + f_n + stop(f_n) (l_n - stop(l_n))], f_n = -log p(x_n | z_n) and l_n the
+    log-ratio of ``rsample_with_correction`` (its docstring's form of Lemma 2)."""
+    model.zero_grad()
+    q = model.posterior(x)
+    z, log_ratio = q.rsample_with_correction(noise=_generators(seeds))
+    f = -model.log_likelihood_from_outputs(x, model.decode(z))
+    kl = torch.distributions.kl_divergence(q, model.prior())
+    (beta * kl + f + f.detach() * (log_ratio - log_ratio.detach())).mean(dim=1).sum().backward()
+    return torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_full_gradient_equals_autograd_of_the_surrogate(likelihood):
+    """With gradient = "g_rep+g_cor", FlatVAE's gradient is autograd's of the surrogate loss
+    (same random numbers), and differs from g_rep's in the kappa head only: g_cor acts through
+    kappa alone (m = 6 here, where the sampler rejects)."""
+    seeds = [5, 6]
+    model = VAE.from_seeds(20, "vmf", 5, [1, 2], hidden=(16,), likelihood=likelihood, noise_scale=0.5)
+    x = torch.bernoulli(torch.rand(2, 9, 20, generator=torch.Generator().manual_seed(0)))
+    full = FlatVAE(model, 1e-3, "float32", "g_rep+g_cor")
+    ours = full.gradient(x, 0.3, _generators(seeds)).clone()
+    torch.testing.assert_close(ours, _surrogate_gradient(model, x, 0.3, seeds), rtol=1e-5, atol=1e-6)
+    rep = FlatVAE(model, 1e-3, "float32").gradient(x, 0.3, _generators(seeds))
+    for name in full.slots:
+        differs = not torch.allclose(full.view(ours, name), full.view(rep, name), rtol=1e-6, atol=1e-7)
+        assert differs == (name.startswith("scale_head") or name.startswith("encoder")), name
+
+
+def test_full_gradient_is_g_rep_on_the_two_sphere():
+    """At d = 2 (m = 3) the sampler draws w in closed form, so g_cor is exactly 0: both
+    estimators give the same gradient, bit for bit."""
+    model = VAE.from_seeds(20, "vmf", 2, [1, 2], hidden=(16,))
+    x = torch.bernoulli(torch.rand(2, 9, 20, generator=torch.Generator().manual_seed(0)))
+    full = FlatVAE(model, 1e-3, "float32", "g_rep+g_cor").gradient(x, 0.3, _generators([5, 6])).clone()
+    assert torch.equal(full, FlatVAE(model, 1e-3, "float32").gradient(x, 0.3, _generators([5, 6])))
+
+
+def test_full_gradient_needs_the_vmf_posterior():
+    with pytest.raises(ValueError, match="g_cor exists only"):
+        FlatVAE(VAE.from_seeds(20, "normal", 2, [1], hidden=(16,)), 1e-3, gradient="g_rep+g_cor")
+    with pytest.raises(ValueError, match="gradient must be one of"):
+        FlatVAE(VAE.from_seeds(20, "vmf", 2, [1], hidden=(16,)), 1e-3, gradient="g_cor")
+
+
 def test_adam_step_equals_torch_adam_on_the_module():
     """One FlatVAE step moves every parameter exactly as torch.optim.Adam on the module does."""
     seeds = [3, 4]

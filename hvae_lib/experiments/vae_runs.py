@@ -57,7 +57,7 @@ class VAEProtocol:
 # sample for every run (the earlier reproduction's; kept to measure that defect).
 BINARIZATIONS = ("dynamic", "fixed")
 TRAIN_BINARIZATION_SEED = 2019
-LATER_SETTINGS = {"binarization": "dynamic", "circle_sampler": "vmf", "selection": "after_warmup", "activation": "relu"}
+LATER_SETTINGS = {"binarization": "dynamic", "circle_sampler": "vmf", "selection": "after_warmup", "activation": "relu", "gradient": "g_rep"}
 
 
 def _without_later_defaults(value: Any) -> Any:

@@ -19,7 +19,12 @@ mathematics as ``VAE.elbo_terms`` followed by autograd, organised for speed:
   d/dlogits [BCE(logits, x)] = sigmoid(logits) - x (Bernoulli), (mean - x) / sigma^2 (Gaussian).
 
 The loss of run r is mean_n [beta KL_n - log p(x_n | z_n)]; runs share nothing, so each run's
-update is the one it would get alone. ``select`` keeps a subset of the runs (their parameters and
+update is the one it would get alone. ``gradient`` chooses the estimator of the reconstruction
+term's gradient for the vMF posterior: "g_rep" (the official code's, the accepted eps of the
+rejection sampler held fixed) or "g_rep+g_cor" (the paper's full gradient, Lemma 2), which adds
+    g_cor = mean_n f_n d/dtheta log( g(w_n | kappa_n) / r(w_n | kappa_n) ),   f_n = -log p(x_n | z_n),
+from ``VonMisesFisher.rsample_with_correction``; for m = 3 (d = 2) the sampler has no rejection
+and g_cor is exactly 0. ``select`` keeps a subset of the runs (their parameters and
 Adam state), so runs that early stopping has frozen cost nothing afterwards.
 """
 
@@ -34,6 +39,7 @@ from hvae_lib.distributions import Noise
 from hvae_lib.models.vae import VAE
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+GRADIENTS = ("g_rep", "g_rep+g_cor")
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,20 @@ class FlatVAE:
         model: the ensemble whose architecture and initial parameters are taken (not modified).
         learning_rate: Adam's step size (betas 0.9, 0.999, eps 1e-8, as ``torch.optim.Adam``).
         precision: "float32" or "bfloat16", the dtype of the wide layers' matmuls in training.
+        gradient: "g_rep" or "g_rep+g_cor" (vMF posterior only), the reconstruction gradient's
+            estimator (see the module docstring).
     """
 
-    def __init__(self, model: VAE, learning_rate: float, precision: str = "float32"):
+    def __init__(self, model: VAE, learning_rate: float, precision: str = "float32", gradient: str = "g_rep"):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {precision!r}")
+        if gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if gradient != "g_rep" and (model.latent != "vmf" or model.circle_sampler != "vmf"):
+            raise ValueError(f"g_cor exists only for the vMF posterior's rejection sampler, not for the {model.latent!r} posterior "
+                             f"(circle sampler {model.circle_sampler!r})")
         self.model = model
+        self.gradient_estimator = gradient
         self.dtype = PRECISIONS[precision]
         self.learning_rate = learning_rate
         self.slots: dict[str, _Slot] = {}
@@ -164,10 +178,13 @@ class FlatVAE:
             out = self._linear(weights, w, b, decoded[-1])
             decoded.append(self._activate(out) if i < len(self._decoder) - 1 else out)
 
-        d_out = self._output_gradient(decoded.pop().float(), x).mul_(1 / n)
+        out = decoded.pop().float()
+        d_out = self._output_gradient(out, x).mul_(1 / n)
+        # f_n / n, the weight of d log(g / r) in the loss's gradient (g_cor), where it is used
+        correction_weight = None if self.gradient_estimator == "g_rep" else self._negative_log_likelihood(out, x).mul_(1 / n)
         for (w, b), inputs in zip(reversed(self._decoder), reversed(decoded)):
             d_out = self._backward_linear(weights, grad16, w, b, inputs, d_out.to(self.dtype), activated_input=inputs is not decoded[0])
-        d_hidden, latent_grads = latent_backward(d_out.float())
+        d_hidden, latent_grads = latent_backward(d_out.float(), correction_weight)
         d_out = self._activation_backward(d_hidden, hidden)
         for index in range(len(self._encoder) - 1, -1, -1):
             w, b = self._encoder[index]
@@ -194,8 +211,9 @@ class FlatVAE:
     def _autograd_latent(self, rows, hidden, kl_weight, noise):
         """Heads, posterior, one sample, KL and the decoder's first layer (with its activation), in
         float32 under autograd, for any posterior family. Returns the first decoder activation
-        and a function that takes its gradient and returns the gradient in ``hidden`` and the
-        block's parameter gradients."""
+        and a function that takes its gradient (and, for g_cor, the weight f_n / n of each
+        sample's log-ratio) and returns the gradient in ``hidden`` and the block's parameter
+        gradients."""
         model = self.model
         names = ["loc_head.weight", "loc_head.bias", "scale_head.weight", "scale_head.bias", *self._decoder_first]
         leaves = {name: self.view(rows, name).detach().requires_grad_() for name in names}
@@ -203,13 +221,20 @@ class FlatVAE:
         loc = torch.baddbmm(leaves["loc_head.bias"], hidden, leaves["loc_head.weight"])
         raw_scale = torch.baddbmm(leaves["scale_head.bias"], hidden, leaves["scale_head.weight"])
         q = model.posterior_from_heads(loc, raw_scale)
-        z = model.rsample(q, noise)
+        if self.gradient_estimator == "g_rep":
+            z, log_ratio = model.rsample(q, noise), None
+        else:
+            z, log_ratio = q.rsample_with_correction(noise=noise)
         kl = torch.distributions.kl_divergence(q, model.prior()).float()
         w, b = self._decoder_first
         first = self._activate(torch.baddbmm(leaves[b], z, leaves[w]))
 
-        def backward(d_first):
-            torch.autograd.backward([first, kl], [d_first, torch.full_like(kl, kl_weight)])
+        def backward(d_first, correction_weight=None):
+            outputs, weights = [first, kl], [d_first, torch.full_like(kl, kl_weight)]
+            if log_ratio is not None and log_ratio.requires_grad:  # m = 3: log_ratio is a constant 0
+                outputs.append(log_ratio)
+                weights.append(correction_weight.to(log_ratio.dtype))
+            torch.autograd.backward(outputs, weights)
             return hidden.grad, {name: leaf.grad for name, leaf in leaves.items()}
 
         return first.detach(), backward
@@ -232,7 +257,7 @@ class FlatVAE:
         w, b = self._decoder_first
         first = self._activate(torch.baddbmm(view(b), z, view(w)))
 
-        def backward(d_first):
+        def backward(d_first, correction_weight=None):
             d_pre = self._activation_backward(d_first, first)
             grads = {w: torch.bmm(z.transpose(1, 2), d_pre), b: d_pre.sum(dim=1, keepdim=True)}
             dz = torch.bmm(d_pre, view(w).transpose(1, 2))
@@ -245,6 +270,10 @@ class FlatVAE:
             return d_hidden.baddbmm_(d_raw, view("scale_head.weight").transpose(1, 2)), grads
 
         return first, backward
+
+    def _negative_log_likelihood(self, out, x):
+        """f_n = -log p(x_n | z_n) per example, (runs, n), from the decoder output."""
+        return -self.model.log_likelihood_from_outputs(x.to(out.dtype), out)
 
     def _output_gradient(self, out, x):
         """The gradient of -log p(x | z) in the decoder output (summed over pixels)."""

@@ -41,7 +41,7 @@ from tqdm import tqdm
 
 from hvae_lib.distributions import RunNoise
 from hvae_lib.models.vae import VAE
-from hvae_lib.training.flat_vae import PRECISIONS, FlatVAE
+from hvae_lib.training.flat_vae import GRADIENTS, PRECISIONS, FlatVAE
 
 
 SELECTIONS = ("after_warmup", "weighted_loss")
@@ -56,7 +56,8 @@ class TrainingSchedule:
     patience 50, at most 500 epochs). ``final_beta`` < 1 trains a beta-VAE (Figure 1's
     down-weighted KL); early stopping still follows the ELBO at beta = 1. ``precision`` is the
     dtype of the wide layers' matmuls in training ("float32" or "bfloat16"); evaluation is
-    always float32."""
+    always float32. ``gradient`` is the vMF reconstruction gradient's estimator, "g_rep" (the
+    official code's) or "g_rep+g_cor" (the paper's; see ``flat_vae``)."""
 
     max_epochs: int
     warmup_epochs: int
@@ -67,6 +68,7 @@ class TrainingSchedule:
     min_improvement: float = 0.0
     precision: str = "float32"
     selection: str = "after_warmup"
+    gradient: str = "g_rep"
 
     def __post_init__(self):
         if self.selection not in SELECTIONS:
@@ -80,6 +82,8 @@ class TrainingSchedule:
             raise ValueError(f"patience and batch_size must be positive, got {self.patience}, {self.batch_size}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {tuple(PRECISIONS)}, got {self.precision!r}")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"gradient must be one of {GRADIENTS}, got {self.gradient!r}")
         if self.min_improvement < 0:
             raise ValueError(f"min_improvement must be >= 0, got {self.min_improvement}")
 
@@ -134,7 +138,7 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
     device = model.loc_head.weight.device
     runs, n = model.runs, train_x.shape[0]
     steps_per_epoch = -(-n // schedule.batch_size)
-    flat = FlatVAE(model, schedule.learning_rate, schedule.precision)
+    flat = FlatVAE(model, schedule.learning_rate, schedule.precision, schedule.gradient)
     generators = [torch.Generator(device=device).manual_seed(int(seed)) for seed in seeds]
     own = {name: [torch.Generator(device=device).manual_seed(int(s)) for s in values] for name, values in stream_seeds.items()}
     streams = {name: own.get(name, generators) for name in STREAMS}
