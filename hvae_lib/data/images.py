@@ -1,8 +1,10 @@
 """MNIST and Fashion-MNIST in torchvision's raw layout (``<data_dir>/MNIST/raw/*.gz``).
 
-The idx files are parsed here rather than through ``torchvision.datasets``: the layout and the
-files are the same, so a directory prepared by torchvision works, but no compiled torchvision is
-needed (PyPI's torchvision wheel does not load on a CPU-only torch).
+The gzipped idx files are parsed here rather than through ``torchvision.datasets.MNIST``, which
+reads only the decompressed files that its own download writes beside them: a read-only
+directory holding the ``.gz`` files (the shared offline copy, a mirror) would otherwise have to
+be decompressed into a writable copy first. The layout is torchvision's, so a directory it
+prepared works here too.
 """
 
 from __future__ import annotations

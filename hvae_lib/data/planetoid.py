@@ -12,8 +12,10 @@ import warnings
 from pathlib import Path
 
 with warnings.catch_warnings():
-    # torch_geometric imports tqdm.auto, which warns in a notebook kernel without ipywidgets.
+    # torch_geometric imports tqdm.auto, which warns in a notebook kernel without ipywidgets, and
+    # scripts a class with torch.jit.script, which torch 2.14 deprecates with a FutureWarning.
     warnings.filterwarnings("ignore", message="IProgress not found")
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
     from torch_geometric.data import Data
     from torch_geometric.io import read_planetoid_data
 

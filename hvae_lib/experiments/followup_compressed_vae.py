@@ -12,6 +12,8 @@ import json
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
+from torchvision.utils import make_grid
 
 from hvae_lib.experiments.followup_runs import (
     ABLATION_BASELINE,
@@ -54,7 +56,7 @@ def samples_figure(profile: str) -> plt.Figure:
         grids = load_artifact(profile, runs[runs["model"] == model]["key"].iloc[0], "grids")
         for row, name in enumerate(GRID_ROWS):
             images = grids[grids["row"] == name].drop(columns="row").to_numpy()
-            strip = np.concatenate(list(images.reshape(-1, 28, 28)), axis=1)
+            strip = make_grid(torch.from_numpy(images).reshape(-1, 1, 28, 28), nrow=len(images), padding=2, pad_value=0)[0]
             ax = axes[row, column]
             ax.imshow(strip, cmap="gray_r", vmin=0, vmax=255)
             ax.set_xticks([])

@@ -17,11 +17,17 @@ z_i . z_j lies in [-1, 1], so s = exp(log s) may be learned (``learn_scale``).
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import kl_divergence
-from torch_geometric.nn import GCNConv, InnerProductDecoder, VGAE
+
+with warnings.catch_warnings():
+    # torch_geometric scripts a class with torch.jit.script, which torch 2.14 deprecates.
+    warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated")
+    from torch_geometric.nn import GCNConv, InnerProductDecoder, VGAE
 
 from hvae_lib.distributions import HypersphericalUniform, VonMisesFisher
 
