@@ -29,6 +29,7 @@ def _changed(value):
     alternatives = {
         "float32": "bfloat16", "bfloat16": "float32", "bernoulli": "gaussian",
         "after_warmup": "weighted_loss", "dynamic": "fixed", "vmf": "wrapped_normal",
+        "g_rep": "g_rep+g_cor",
     }
     return alternatives.get(value, f"{value}-changed")
 

@@ -118,9 +118,9 @@ def test_status_counts_complete_cells_and_names_the_budget():
 
     setup = table3.PROFILES["cpu"]
     empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
-    assert "0 of the 27 cells have all their runs and 0 have at least one; the anchor has not run yet" in table3.status("cpu", empty)
+    assert "Cells with all their runs: 0 of 27; with at least one run: 0; the anchor has not run yet" in table3.status("cpu", empty)
     assert f"{setup.schedule.epochs} M2 epochs; the full protocol trains {table3.PROFILES['full'].schedule.epochs}" in table3.status("cpu", empty)
     rows = [("N+N", 5, 5, r) for r in range(setup.runs)] + [("S+N", 5, 5, 0), (table3.ANCHOR, 50, 50, 0)]
     runs = pd.DataFrame(rows, columns=["configuration", "z1", "z2", "run"]).assign(**{"test accuracy": 90.0})
-    assert "1 of the 27 cells have all their runs and 2 have at least one; the anchor has 1 of" in table3.status("cpu", runs)
+    assert "Cells with all their runs: 1 of 27; with at least one run: 2; the anchor has 1 of" in table3.status("cpu", runs)
     assert table3.status("full", runs).startswith("Profile **full** is the full protocol")

@@ -335,8 +335,8 @@ def status(profile: str, runs: pd.DataFrame) -> str:
     anchor_text = f"the anchor has {anchor} of {setup.runs} runs" if anchor else "the anchor has not run yet"
     return (
         f"Profile **{profile}** is {budget}, {setup.runs} runs per cell with M1 trained under Table 1's "
-        f"**{setup.m1_profile}** protocol. {complete} of the {len(grid)} cells have all their runs and "
-        f"{len(done)} have at least one; {anchor_text}."
+        f"**{setup.m1_profile}** protocol. Cells with all their runs: {complete} of {len(grid)}; with at "
+        f"least one run: {len(done)}; {anchor_text}."
     )
 
 
