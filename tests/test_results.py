@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from hvae_lib.results import RunStore, git_commit
+from hvae_lib.results import EARLIER_WALL_S, RunStore, git_commit
 from hvae_lib.results.store import run_key
 
 
@@ -34,6 +34,15 @@ def test_finished_runs_are_not_recomputed(tmp_path):
     assert provenance["epochs"] == 3 and provenance["wall_s"] >= 0
     assert {"device", "torch", "commit", "finished"} <= set(provenance)
     assert first["profile"] == "smoke" and first["experiment"] == "table1"
+
+
+def test_a_resumed_ensemble_counts_its_earlier_processes_in_its_wall_time(tmp_path):
+    """``EARLIER_WALL_S`` (seconds before a resume) is added to the ensemble's wall time, shared
+    over its runs, and is not stored as a metric."""
+    store = RunStore("table1", "smoke", root=tmp_path)
+    records = store.run_ensemble({"d": 2}, [0, 1], lambda seeds: [{"LL": -1.0, EARLIER_WALL_S: 100.0} for _ in seeds])
+    assert all(50.0 <= r["provenance"]["wall_s"] < 51.0 for r in records)
+    assert all(r["metrics"] == {"LL": -1.0} for r in records)
 
 
 def test_interrupted_experiment_resumes_without_losing_runs(tmp_path):

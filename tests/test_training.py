@@ -188,7 +188,7 @@ def test_a_run_never_finite_after_warmup_raises():
 
 def test_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     """A run killed during epoch 5 of 8 and resumed from its checkpoint (written after epoch 4)
-    ends exactly where an uninterrupted run ends."""
+    ends exactly where an uninterrupted run ends, and reports the seconds trained before it."""
     train, valid = _blobs(128), _blobs(32)
     schedule = TrainingSchedule(max_epochs=8, warmup_epochs=2, patience=50, batch_size=32)
     straight = VAE.from_seeds(32, "vmf", 2, [1, 2], hidden=(16,))
@@ -210,8 +210,10 @@ def test_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(FlatVAE, "elbo", original)
     assert checkpoint.exists()
     resumed = VAE.from_seeds(32, "vmf", 2, [1, 2], hidden=(16,))
+    trained_s = torch.load(checkpoint, weights_only=False)["trained_s"]
     outcome = train_ensemble(resumed, train, valid, schedule, binarize=True, seeds=[5, 6], checkpoint=checkpoint, checkpoint_every=2)
     assert outcome.history == expected.history and outcome.best_epoch == expected.best_epoch
+    assert expected.earlier_s == 0.0 and outcome.earlier_s == trained_s > 0
     for a, b in zip(straight.parameters(), resumed.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 

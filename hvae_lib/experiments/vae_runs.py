@@ -21,7 +21,7 @@ import torch
 
 from hvae_lib.evaluation import evaluate_vae
 from hvae_lib.models.vae import VAE
-from hvae_lib.results import RunStore
+from hvae_lib.results import EARLIER_WALL_S, RunStore
 from hvae_lib.training.vae_training import VALIDATION_BINARIZATION_SEED, TrainingOutcome, TrainingSchedule, train_ensemble
 
 TEST_BINARIZATION_SEED = 2018
@@ -157,7 +157,8 @@ def run_vae(
             after_training(TrainedRuns(model, missing, outcome, config))
         store.checkpoint_path(config, missing).unlink(missing_ok=True)
         return [
-            {**m, "epochs": outcome.epochs[r], "best_epoch": outcome.best_epoch[r], "best_valid_elbo": outcome.best_valid_elbo[r]}
+            {**m, "epochs": outcome.epochs[r], "best_epoch": outcome.best_epoch[r], "best_valid_elbo": outcome.best_valid_elbo[r],
+             EARLIER_WALL_S: outcome.earlier_s}
             for r, m in enumerate(metrics)
         ]
 

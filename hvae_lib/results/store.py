@@ -24,6 +24,9 @@ import pandas as pd
 from hvae_lib.results.provenance import environment
 
 PROFILES = ("smoke", "cpu", "full")
+# A metrics key that ``run_ensemble``'s compute may set: seconds its ensemble already spent in
+# earlier processes (resumed from a checkpoint), added to the wall time and not stored as a metric.
+EARLIER_WALL_S = "earlier_wall_s"
 
 
 def results_dir() -> Path:
@@ -90,8 +93,8 @@ class RunStore:
 
         ``compute(missing_seeds)`` trains those runs together (one vectorised ensemble) and
         returns one metrics mapping per seed, in order. Each record's ``wall_s`` is the
-        ensemble's wall time divided by its number of runs; ``ensemble_runs`` says how many
-        were trained together.
+        ensemble's wall time (with the ``EARLIER_WALL_S`` of a resumed ensemble) divided by its
+        number of runs; ``ensemble_runs`` says how many were trained together.
         """
         missing = [seed for seed in seeds if self.get(config, seed) is None]
         if missing:
@@ -100,6 +103,7 @@ class RunStore:
             wall_s = time.perf_counter() - start
             if len(results) != len(missing):
                 raise ValueError(f"compute returned {len(results)} results for {len(missing)} seeds")
+            wall_s += max(metrics.pop(EARLIER_WALL_S, 0.0) for metrics in results)
             for seed, metrics in zip(missing, results):
                 bad = [k for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)]
                 if bad:

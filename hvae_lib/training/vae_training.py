@@ -25,13 +25,17 @@ never finite after the warm-up raises ``FloatingPointError``.
 
 With a ``checkpoint`` path the full state (parameters, Adam state, best parameters, counters,
 every run's generator) is written atomically every ``checkpoint_every`` epochs, and training
-resumes from it with the same numbers as an uninterrupted run.
+resumes from it with the same numbers as an uninterrupted run. The checkpoint also keeps the
+seconds trained up to it, so a resumed ensemble reports the time of its earlier processes
+(``TrainingOutcome.earlier_s``; the epochs after an interrupted process's last checkpoint are
+trained again and counted once).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +95,15 @@ class TrainingSchedule:
 @dataclass
 class TrainingOutcome:
     """Per run: the epoch chosen by early stopping (0-based), its validation ELBO, the number of
-    epochs it trained, and its validation ELBO after every epoch it trained."""
+    epochs it trained, and its validation ELBO after every epoch it trained. ``earlier_s``: the
+    seconds the ensemble trained in earlier processes, up to the checkpoint it resumed from (0 for
+    a fresh start)."""
 
     best_epoch: list[int]
     best_valid_elbo: list[float]
     epochs: list[int]
     history: list[list[float]] = field(default_factory=list)
+    earlier_s: float = 0.0
 
 
 def train_ensemble(
@@ -154,9 +161,10 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
         "epochs": [0] * runs,
         "history": [[] for _ in range(runs)],
     }
+    earlier_s = 0.0
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        state = saved["state"]
+        state, earlier_s = saved["state"], saved.get("trained_s", 0.0)
         flat.select(state["active"])
         flat.load_state_dict(saved["flat"])
         for generator, rng in zip(generators, saved["generators"]):
@@ -165,6 +173,7 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
             for generator, rng in zip(own[name], states):
                 generator.set_state(rng)
 
+    start = time.perf_counter()
     progress = tqdm(range(state["epoch"], schedule.max_epochs), initial=state["epoch"], total=schedule.max_epochs, disable=None, desc="epochs")
     for epoch in progress:
         active = state["active"]
@@ -207,6 +216,7 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
             _save_atomic({
                 "state": state, "flat": flat.state_dict(), "generators": [g.get_state() for g in generators],
                 "streams": {name: [g.get_state() for g in values] for name, values in own.items()},
+                "trained_s": earlier_s + time.perf_counter() - start,
             }, checkpoint)
         if not state["active"]:
             break
@@ -223,6 +233,7 @@ def _train(model, train_x, valid_x, schedule, binarize, seeds, checkpoint, valid
         best_valid_elbo=[state["history"][r][state["best_epoch"][r]] for r in range(runs)],
         epochs=state["epochs"],
         history=state["history"],
+        earlier_s=earlier_s,
     )
 
 
