@@ -188,5 +188,5 @@ table(audit.first_epoch_gap(profile))
 #
 # Three differences need models trained for the purpose: the earlier reproduction's latent
 # $S^{d-1}$, its fixed binarisation and its early stopping inside the warm-up. They are ablated
-# one at a time at a tenth of the data in the low-data chapter; until those runs exist, their
-# rows in the register say so.
+# one at a time at a tenth of the data in the low-data chapter, which trains them at $d = 2$ and
+# $d = 5$; the register's rows read those runs, and a row whose runs are not yet stored says so.
