@@ -28,6 +28,11 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
+def format_p(p: float) -> str:
+    """A p-value for a table: two significant digits, or "n/a" where the test is undefined (NaN)."""
+    return "n/a" if np.isnan(p) else f"{p:.2g}"
+
+
 def welch_p(a, b, alternative: str = "two-sided") -> float:
     r"""Welch's unequal-variance t-test of mean(a) = mean(b), its p-value.
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower, TTestPower
 
-from hvae_lib.stats import bootstrap_mean_difference, paired_t_p, runs_for_power, t_test_power, welch_p
+from hvae_lib.stats import bootstrap_mean_difference, format_p, paired_t_p, runs_for_power, t_test_power, welch_p
 
 
 @pytest.mark.parametrize("effect, n", [(0.3, 10), (1.0, 5), (2.5, 3), (0.8, 40)])
@@ -94,3 +94,9 @@ def test_paired_t_p_is_nan_where_undefined_and_refuses_unpaired_input():
     assert np.isnan(paired_t_p([1.0, 2.0, 3.0], [0.5, 1.5, 2.5]))  # constant differences
     with pytest.raises(ValueError, match="paired"):
         paired_t_p([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_format_p_writes_an_undefined_test_as_na():
+    assert format_p(float("nan")) == "n/a"
+    assert format_p(0.031234) == "0.031"
+    assert format_p(1.0) == "1"

@@ -27,7 +27,7 @@ from scipy import stats
 from hvae_lib.experiments import table1, table2, table4
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE, table1_models
 from hvae_lib.experiments.randomness_designs import DESIGNS, design_runs
-from hvae_lib.stats import bootstrap_mean_difference, holm, runs_for_power, welch_p
+from hvae_lib.stats import bootstrap_mean_difference, format_p, holm, paired_t_p, runs_for_power, welch_p
 
 PAPER_RUNS = 10
 
@@ -41,7 +41,7 @@ def _compare(s: np.ndarray, n: np.ndarray, paired: bool, paper_difference: float
     difference = float(s.mean() - n.mean())
     low, high = bootstrap_mean_difference(s, n, paired=paired)
     if paired:
-        p = float(stats.ttest_rel(s, n).pvalue)
+        p = paired_t_p(s, n)
         sd = float(np.std(s - n, ddof=1))
         wins = f"{int((s > n).sum())} of {len(s)}"
     else:
@@ -63,7 +63,7 @@ def _finish(rows: list[dict], index: list[str]) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["p (Holm)"] = holm(table["p"].to_numpy())
     for column in ("p", "p (Holm)"):
-        table[column] = table[column].map(lambda v: f"{v:.2g}")
+        table[column] = table[column].map(format_p)
     order = [*index, "runs", "sd N", "sd S", "S − N", "95% interval", "S wins", "p", "p (Holm)", "paper S − N", "runs for 80% power"]
     return table[order + [c for c in table.columns if c not in order]].set_index(index)
 
@@ -139,7 +139,7 @@ def paper_support() -> pd.DataFrame:
     table["p (Holm)"] = np.concatenate([holm(group["p"].to_numpy()) for _, group in table.groupby("table", sort=False)])
     table["supported"] = ["yes" if p < 0.05 else "no" for p in table["p (Holm)"]]
     for column in ("p", "p (Holm)"):
-        table[column] = table[column].map(lambda v: f"{v:.2g}")
+        table[column] = table[column].map(format_p)
     return table.set_index(["table", "comparison"])
 
 

@@ -20,7 +20,7 @@ from matplotlib import MatplotlibDeprecationWarning
 from hvae_lib.experiments.table1 import MODELS, run_artifact, stored_runs, table1_runs
 from hvae_lib.plotting import COLORS
 from hvae_lib.results import RunStore
-from hvae_lib.stats import holm, welch_p
+from hvae_lib.stats import format_p, holm, welch_p
 
 # Davidson et al. (2018), Table 2: test accuracy (%) of K-NN on the M1 latent codes (means only).
 PAPER = pd.DataFrame(
@@ -97,7 +97,7 @@ def table2(knn: pd.DataFrame, profile: str, k: int = 1, n_metric: str = "euclide
     table["verdict"] = [_verdict(diff, p, profile) for diff, p in zip(table["S − N"], table["p (Holm)"])]
     table["S − N"] = table["S − N"].map(lambda v: f"{v:+.1f}")
     for column in ("p", "p (Holm)"):
-        table[column] = table[column].map(lambda v: "n/a" if np.isnan(v) else f"{v:.2g}")
+        table[column] = table[column].map(format_p)
     return table.set_index(["d", "labels"])
 
 

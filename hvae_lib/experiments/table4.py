@@ -14,13 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import ttest_rel
 
 from hvae_lib.data import DataUnavailableError, load_planetoid
 from hvae_lib.data.planetoid import PLANETOID_NAMES
 from hvae_lib.plotting import CYCLE, hammer_projection
 from hvae_lib.results import RunStore
-from hvae_lib.stats import holm, welch_p
+from hvae_lib.stats import format_p, holm, paired_t_p, welch_p
 from hvae_lib.training import LinkSettings, build_model, fit, split_edges
 from hvae_lib.training.link_prediction import evaluate, run_link_prediction
 
@@ -196,8 +195,8 @@ def paired_tests(profile: str) -> pd.DataFrame:
             difference = pairs["S-VGAE"] - pairs["N-VGAE"]
             row.update({
                 "S − N": f"{difference.mean():+.2f}", "S wins": f"{int((difference > 0).sum())} of {len(difference)}",
-                "p (paired)": float(ttest_rel(pairs["S-VGAE"], pairs["N-VGAE"]).pvalue),
-                "Welch p": f"{welch_p(pairs['S-VGAE'], pairs['N-VGAE']):.2g}",
+                "p (paired)": paired_t_p(pairs["S-VGAE"], pairs["N-VGAE"]),
+                "Welch p": format_p(welch_p(pairs["S-VGAE"], pairs["N-VGAE"])),
             })
             tested.append(len(rows))
             rows.append(row)
@@ -205,9 +204,9 @@ def paired_tests(profile: str) -> pd.DataFrame:
         row = rows[index]
         claimed = 1 if row["claim"] == "S better" else -1
         sign = 1 if row["S − N"].startswith("+") else -1
-        row["verdict"] = "inconclusive" if adjusted >= 0.05 else ("confirmed" if sign == claimed else "refuted")
-        row["p (Holm)"] = f"{adjusted:.2g}"
-        row["p (paired)"] = f"{row['p (paired)']:.2g}"
+        row["verdict"] = ("confirmed" if sign == claimed else "refuted") if adjusted < 0.05 else "inconclusive"
+        row["p (Holm)"] = format_p(adjusted)
+        row["p (paired)"] = format_p(row["p (paired)"])
     columns = ["dataset", "metric", "claim", "S − N", "S wins", "p (paired)", "p (Holm)", "Welch p", "verdict"]
     return pd.DataFrame(rows).reindex(columns=columns).set_index(["dataset", "metric"]).fillna("")
 
