@@ -70,6 +70,8 @@ table(performance.throughput_table(frame), "thousands of (runs x images) per sec
 
 # %% tags=["remove-input"]
 table(performance.ratio_table(frame), "engine (bfloat16) against each row")
+# %% tags=["remove-input"]
+Markdown(performance.engine_goal(frame))
 
 # %% [markdown]
 # ## M2, the semi-supervised model of Table 3

@@ -120,3 +120,22 @@ def test_m2_table_gives_seconds_per_epoch_and_ratios_against_the_stored_rows():
     row = performance.m2_table(frame).iloc[0]
     assert row["bfloat16 (s)"] == "8.0" and row["float32 (s)"] == "16.0" and row["concatenated (s)"] == "28.0"
     assert row["speed-up"] == "3.5x" and row["of float32 floor"] == "1.00" and row["of bfloat16 floor"] == "0.25"
+
+
+def _ensemble_frame(engine: float, replaced: float, floor32: float, floor16: float) -> pd.DataFrame:
+    rows = []
+    for latent in ("normal", "vmf"):
+        for method, speed in [("engine (bfloat16)", engine), ("autograd ensemble", replaced), ("floor (float32)", floor32), ("floor (bfloat16)", floor16)]:
+            rows.append({"batch": 64, "d": 10, "latent": latent, "method": method, "images_per_s": speed})
+    return pd.DataFrame(rows)
+
+
+def test_engine_goal_reads_the_ratios_of_the_same_run():
+    below = performance.engine_goal(_ensemble_frame(40_000.0, 20_000.0, 50_000.0, 100_000.0))
+    assert "normal: 40.0k, 2.0x the replaced engine, 0.80 of the float32 floor (50.0k)" in below
+    assert "0.40 of the bfloat16 floor" in below and "goal is not met (2.0x and 2.0x)" in below
+    assert "above the float32 floor" in below
+    fast = performance.engine_goal(_ensemble_frame(90_000.0, 20_000.0, 120_000.0, 240_000.0))
+    assert "goal is met (4.5x and 4.5x)" in fast and "above the float32 floor" not in fast
+    with pytest.raises(KeyError, match="batch 64, d = 10"):
+        performance.engine_goal(_ensemble_frame(1.0, 1.0, 1.0, 1.0).assign(d=2))

@@ -60,6 +60,42 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 # M2's training step (benchmarks/m2.py).
 
+# The engine's speed goal: at R = 10 runs, batch 64, d = 10, both latents, at least three times
+# the engine it replaced (the "autograd ensemble" row), which measured 20-23k when it was set.
+ENGINE_GOAL = {"batch": 64, "d": 10, "images_per_s": 60_000, "vs autograd ensemble": 3.0}
+
+
+def engine_goal(frame: pd.DataFrame) -> str:
+    """The speed goal against the same run's measurements: the engine (bfloat16) at the goal's
+    cell, its ratio to the replaced engine, and the float32 and bfloat16 floors, which bound what
+    any implementation of the same matrix products reaches on this machine."""
+    wide = _wide(frame)
+    parts, above_floor, ratios = [], [], []
+    for latent in ("normal", "vmf"):
+        key = (ENGINE_GOAL["batch"], ENGINE_GOAL["d"], latent)
+        if key not in wide.index:
+            raise KeyError(f"the ensemble benchmark has no cell batch {key[0]}, d = {key[1]}, {latent}: rerun benchmarks/ensemble.py")
+        row = wide.loc[key]
+        engine = row["engine (bfloat16)"]
+        parts.append(
+            f"{latent}: {engine / 1000:.1f}k, {engine / row['autograd ensemble']:.1f}x the replaced engine, "
+            f"{engine / row['floor (float32)']:.2f} of the float32 floor ({row['floor (float32)'] / 1000:.1f}k) and "
+            f"{engine / row['floor (bfloat16)']:.2f} of the bfloat16 floor ({row['floor (bfloat16)'] / 1000:.1f}k)"
+        )
+        above_floor.append(row["floor (float32)"] < ENGINE_GOAL["images_per_s"])
+        ratios.append(engine / row["autograd ensemble"])
+    goal = (f"The goal was {ENGINE_GOAL['images_per_s'] // 1000}k (runs x images) per second at batch "
+            f"{ENGINE_GOAL['batch']}, d = {ENGINE_GOAL['d']}, {ENGINE_GOAL['vs autograd ensemble']:.0f}x the engine it replaced. "
+            f"Measured in this run: {'; '.join(parts)}.")
+    if any(above_floor):
+        goal += (" Here the goal lies above the float32 floor, the step's matrix products alone in float32, so "
+                 "no float32 implementation could reach it on this machine; only bfloat16 products could.")
+    met = all(ratio >= ENGINE_GOAL["vs autograd ensemble"] for ratio in ratios)
+    goal += (f" Against the replaced engine, timed in the same run, the {ENGINE_GOAL['vs autograd ensemble']:.0f}x goal is "
+             f"{'met' if met else 'not met'} ({' and '.join(f'{r:.1f}x' for r in ratios)}).")
+    return goal
+
+
 def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     """The stored M2 measurements (one row per cell and method, ms per step) and their provenance."""
     return _stored_benchmark("m2", device)
