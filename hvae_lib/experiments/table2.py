@@ -39,20 +39,30 @@ HEADLINE = {"k": 1, "metric": "euclidean"}  # arc length for the S-VAE (same nei
 
 def table2_runs(profile: str, train: bool = True) -> pd.DataFrame:
     """Every stored K-NN accuracy of the profile's Table 1 runs, one row per (model, d, run,
-    labels, draw, k, metric); written to ``results/table2/<profile>/runs.csv``. Trains the
-    Table 1 runs that are missing, or with ``train=False`` collects the runs stored so far."""
-    runs = table1_runs(profile) if train else stored_runs(profile)
+    labels, draw, k, metric). Trains the Table 1 runs that are missing and returns those of the
+    profile's protocol (``table1_runs``), or with ``train=False`` returns every run stored so far
+    (``stored_runs``). Either way ``results/table2/<profile>/runs.csv`` lists every stored run, so
+    the file does not depend on which caller wrote it last."""
+    chosen = table1_runs(profile) if train else None
+    table = _knn_rows(profile, stored_runs(profile))
+    folder = RunStore("table2", profile).folder
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / "runs.csv", index=False, float_format="%.2f")
+    if chosen is None:
+        return table
+    keys = chosen[["model", "d", "run"]].astype({"d": int, "run": int}).drop_duplicates()
+    return table.merge(keys, on=["model", "d", "run"])
+
+
+def _knn_rows(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
+    """The stored ``knn.csv`` of each run, with its model, d and seed."""
     frames = []
     for run in runs.sort_values(["model", "d", "run"]).itertuples(index=False):
         path = run_artifact(profile, run, "knn.csv")
         if not path.exists():
             raise FileNotFoundError(f"no K-NN results for {run.model}, d = {run.d}, run {run.run}: {path} is missing")
         frames.append(pd.read_csv(path).assign(model=run.model, d=int(run.d), run=int(run.run)))
-    table = pd.concat(frames, ignore_index=True)[["model", "d", "run", "labels", "draw", "k", "metric", "accuracy"]]
-    folder = RunStore("table2", profile).folder
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "runs.csv", index=False, float_format="%.2f")
-    return table
+    return pd.concat(frames, ignore_index=True)[["model", "d", "run", "labels", "draw", "k", "metric", "accuracy"]]
 
 
 def _headline(knn: pd.DataFrame, k: int = 1, n_metric: str = "euclidean") -> pd.DataFrame:
