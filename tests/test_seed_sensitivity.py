@@ -54,4 +54,7 @@ def test_the_finding_names_each_sources_share_and_the_missing_designs():
     text = sensitivity.sensitivity_finding(runs)
     assert "sd of 1.00 nats over 3 runs; order alone 0.50 nats (50%)." in text
     assert "Not yet stored: initialisation" in text
-    assert sensitivity.sensitivity_finding(runs[runs["source"] == "order"]).startswith("The designs are being trained")
+    partial = sensitivity.sensitivity_finding(runs[runs["source"] == "order"])
+    assert partial.startswith("The sd of the test LL so far: order alone 0.50 nats over 3 runs. ")
+    assert partial.endswith("not yet stored: initialisation, binarization, noise, everything.")
+    assert sensitivity.sensitivity_finding(runs.iloc[:0]).startswith("Without the design that varies everything")

@@ -121,7 +121,10 @@ def sensitivity_finding(runs: pd.DataFrame) -> str:
     measured = measured[measured["size"] > 1]
     missing = [s for s in SOURCES if s not in measured.index]
     if "everything" not in measured.index:
-        return f"The designs are being trained; not yet stored: {', '.join(missing)}."
+        sds = [f"{source} alone {measured.loc[source, 'std']:.2f} nats over {int(measured.loc[source, 'size'])} runs"
+               for source in SOURCES if source in measured.index]
+        stored = f"The sd of the test LL so far: {', '.join(sds)}. " if sds else ""
+        return f"{stored}Without the design that varies everything there is no share to give yet; not yet stored: {', '.join(missing)}."
     everything = measured.loc["everything", "std"]
     parts = [f"{source} alone {measured.loc[source, 'std']:.2f} nats ({measured.loc[source, 'std'] / everything:.0%})"
              for source in SOURCES if source in measured.index and source != "everything"]
