@@ -58,8 +58,6 @@ def ratio_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table.map(lambda v: f"{v:.2f}")
 
 
-# M2's training step (benchmarks/m2.py).
-
 # The engine's speed goal: at R = 10 runs, batch 64, d = 10, both latents, at least three times
 # the engine it replaced (the "autograd ensemble" row), which measured 20-23k when it was set.
 ENGINE_GOAL = {"batch": 64, "d": 10, "images_per_s": 60_000, "vs autograd ensemble": 3.0}
@@ -95,6 +93,8 @@ def engine_goal(frame: pd.DataFrame) -> str:
              f"{'met' if met else 'not met'} ({' and '.join(f'{r:.1f}x' for r in ratios)}).")
     return goal
 
+
+# M2's training step (benchmarks/m2.py).
 
 def m2_benchmark(device: str = "cpu") -> tuple[pd.DataFrame, dict]:
     """The stored M2 measurements (one row per cell and method, ms per step) and their provenance."""
