@@ -13,9 +13,9 @@ from hvae_lib.results.provenance import changed_since
 
 
 def provenance_note(profile: str, *stores: RunStore) -> Markdown:
-    """A short admonition naming the profile, device, commit and, per store, its runs and the
-    commits that computed them; a commit whose computing code (``COMPUTING_CODE``) has changed
-    since, or that had uncommitted changes, is flagged.
+    """A short admonition naming the profile, device, commit and, per store, its profile, runs
+    and the commits that computed them; commits whose computing code (``COMPUTING_CODE``) has
+    changed since, or that had uncommitted changes, are flagged in one line per kind.
 
     Without stores it describes the execution of the chapter itself.
     """
@@ -24,15 +24,15 @@ def provenance_note(profile: str, *stores: RunStore) -> Markdown:
     lines = [f"Executed with profile **{profile}** on {env['device']}, torch {env['torch']}, commit `{env['commit']}`, {now}."]
     for store in stores:
         p = store.provenance()
+        name = f"`{store.experiment}` ({store.profile})"
         if p["runs"] == 0:
-            lines.append(f"- `{store.experiment}`: no stored runs for profile {profile}.")
+            lines.append(f"- {name}: no stored runs.")
             continue
         epochs = p["epochs"]
         epochs = "n/a" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}"
         lines.append(
-            f"- `{store.experiment}`: {p['runs']} runs on {'; '.join(p['devices'])}, epochs {epochs}, "
-            f"{p['wall_s']:.0f} s of compute, commit(s) {', '.join(f'`{c}`' for c in p['commits'])}, "
-            f"last finished {p['finished']}."
+            f"- {name}: {p['runs']} runs on {'; '.join(p['devices'])}, epochs {epochs}, "
+            f"{p['wall_s']:.0f} s of compute, {_count(p['commits'], 'commit')} {_listed(p['commits'])}, last finished {p['finished']}."
         )
         lines += [f"  - {warning}" for warning in _staleness(p["commits"])]
     body = "\n".join(lines)
@@ -40,18 +40,36 @@ def provenance_note(profile: str, *stores: RunStore) -> Markdown:
 
 
 def _staleness(commits: list[str]) -> list[str]:
-    """Warnings for results whose computing code is not the code of this checkout."""
+    """At most three warnings for results whose computing code is not this checkout's: the
+    commits that had uncommitted library changes, those unknown here, and those the code has
+    changed since (with the files that changed)."""
+    changes = {commit: changed_since(commit) for commit in commits}
+    dirty = [commit for commit in commits if commit.endswith("-dirty")]
+    unknown = [commit for commit, changed in changes.items() if changed is None]
+    stale = [commit for commit, changed in changes.items() if changed]
     warnings = []
-    for commit in commits:
-        changed = changed_since(commit)
-        if commit.endswith("-dirty"):
-            warnings.append(f"results of `{commit}` were computed with uncommitted changes to the library")
-        if changed is None:
-            warnings.append(f"commit `{commit}` is not in this checkout: its code cannot be compared")
-        elif changed:
-            shown = ", ".join(f"`{path}`" for path in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-            warnings.append(f"results of `{commit}` predate changes to the code that computes them: {shown}")
+    if dirty:
+        warnings.append(f"{_of(dirty, commits)} had uncommitted changes to the library: {_listed(dirty)}")
+    if unknown:
+        warnings.append(f"{_of(unknown, commits)} {'is' if len(unknown) == 1 else 'are'} not in this checkout, so the code cannot be compared: {_listed(unknown)}")
+    if stale:
+        files = sorted(set().union(*(changes[commit] for commit in stale)))
+        warnings.append(f"{_of(stale, commits)} {'predates' if len(stale) == 1 else 'predate'} changes to the code that computes them ({_listed(stale)}); changed since: {_listed(files)}")
     return warnings
+
+
+def _count(items: list, noun: str) -> str:
+    return f"{len(items)} {noun}" + ("" if len(items) == 1 else "s")
+
+
+def _of(part: list, whole: list) -> str:
+    return f"{len(part)} of {_count(whole, 'commit')}" if len(whole) > 1 else "its commit"
+
+
+def _listed(items: list[str], shown: int = 3) -> str:
+    """The first ``shown`` items in backticks, and how many more there are."""
+    head = ", ".join(f"`{item}`" for item in items[:shown])
+    return head + (f" and {len(items) - shown} more" if len(items) > shown else "")
 
 
 def table(frame, caption: str | None = None, digits: int = 2):
