@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -35,3 +36,26 @@ def test_register_without_runs_says_what_is_not_measured(tmp_path, monkeypatch):
     # Closed-form rows are measured without any run.
     assert measured.str.contains("m = 74").any()
     assert measured.str.contains("-13.52 at d = 40").any()
+
+
+def test_training_defect_rows_give_the_ll_change_against_the_correct_code(monkeypatch):
+    """The register's trained-defect rows: mean LL of the defect's runs minus the correct
+    code's in the same (model, d), and the mean selected epochs, from synthetic stored runs."""
+    rng = np.random.default_rng(3)
+    defect = {"model": ["N-VAE"] * 3 + ["S-VAE"] * 2, "d": [2] * 5, "LL": rng.normal(-150, 1, 5), "best_epoch": [100, 102, 104, 90, 110]}
+    clean = {"model": ["N-VAE"] * 4 + ["S-VAE"] * 4, "d": [2] * 8, "LL": rng.normal(-143, 1, 8), "best_epoch": [200] * 4 + [250] * 4}
+    defect, clean = pd.DataFrame(defect), pd.DataFrame(clean)
+    monkeypatch.setattr(critique_audit.low_data, "defect_runs", lambda profile, name, train: defect)
+    monkeypatch.setattr(critique_audit.low_data, "low_data_runs", lambda profile, fraction, dims, train: clean)
+    summary = critique_audit.training_defect_summary("full", "fixed binarisation")
+    n_change = defect["LL"][:3].mean() - clean["LL"][:4].mean()
+    s_change = defect["LL"][3:].mean() - clean["LL"][4:].mean()
+    assert f"N-VAE d = 2: {n_change:+.1f} nats (3 vs 4 runs; selected epoch 102 vs 200)" in summary
+    assert f"S-VAE d = 2: {s_change:+.1f} nats (2 vs 4 runs; selected epoch 100 vs 250)" in summary
+
+
+def test_training_defect_rows_without_a_correct_twin_say_so(monkeypatch):
+    defect = pd.DataFrame({"model": ["N-VAE"], "d": [5], "LL": [-120.0], "best_epoch": [100]})
+    monkeypatch.setattr(critique_audit.low_data, "defect_runs", lambda profile, name, train: defect)
+    monkeypatch.setattr(critique_audit.low_data, "low_data_runs", lambda profile, fraction, dims, train: pd.DataFrame())
+    assert critique_audit.training_defect_summary("full", "fixed binarisation").startswith("not yet measured")
