@@ -1,0 +1,33 @@
+"""The Table 3 command line picks the cells a background unit trains."""
+
+import pandas as pd
+import pytest
+
+from hvae_lib.experiments import table3
+
+
+@pytest.fixture
+def trained(monkeypatch):
+    cells = []
+
+    def fake_runs(profile, chosen, precision):
+        cells.extend(chosen)
+        return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"])
+
+    monkeypatch.setattr(table3, "table3_runs", fake_runs)
+    return cells
+
+
+def test_anchor_flag_trains_the_anchor_alone(trained):
+    table3.main(["cpu", "--anchor"])
+    assert trained == [(table3.ANCHOR, 50, 50)]
+
+
+def test_cells_are_the_product_of_configurations_and_sizes(trained):
+    table3.main(["cpu", "--configurations", "N+N", "S+N", "--z1", "5", "--z2", "10", "50"])
+    assert trained == [("N+N", 5, 10), ("N+N", 5, 50), ("S+N", 5, 10), ("S+N", 5, 50)]
+
+
+def test_without_choices_every_cell_but_the_anchor(trained):
+    table3.main(["cpu"])
+    assert len(trained) == 27 and (table3.ANCHOR, 50, 50) not in trained
