@@ -1,4 +1,5 @@
-"""Table 1's importance-sampling gain (LL - ELBO) against the paper's, from synthetic runs."""
+"""Table 1 at the paper's protocol: its claims on the finished cells, and the importance-sampling
+gain (LL - ELBO) against the paper's, from synthetic runs."""
 
 import numpy as np
 import pandas as pd
@@ -51,3 +52,19 @@ def test_an_empty_store_gives_a_full_table_and_says_so(monkeypatch):
     monkeypatch.setattr(table1, "stored_runs", lambda profile: pd.DataFrame(columns=["model", "d", "run", "LL", "ELBO"]))
     assert table1.importance_gain_finding().startswith("No cell")
     assert (table1.importance_gain_table()["LL − ELBO (ours)"] == "not yet run").all()
+
+
+def test_full_protocol_claims_test_only_dimensions_with_both_families(monkeypatch):
+    rng = np.random.default_rng(5)
+    rows = [{"model": m, "d": d, "run": r, "LL": -100 + rng.normal(), "RE": -90 + rng.normal(), "ELBO": -105.0}
+            for m, d, n in (("N-VAE", 5, 3), ("S-VAE", 5, 3), ("N-VAE", 10, 3), ("S-VAE", 10, 1)) for r in range(n)]
+    frame = pd.DataFrame(rows)
+    monkeypatch.setattr(table1, "stored_runs", lambda profile: frame)
+    verdicts = table1.full_protocol_claims()
+    assert set(verdicts.index.get_level_values("d")) == {5}
+    assert verdicts.equals(table1.claims(frame[frame["d"] == 5], "full"))
+
+
+def test_full_protocol_claims_without_finished_dimensions_say_so(monkeypatch):
+    monkeypatch.setattr(table1, "stored_runs", lambda profile: pd.DataFrame(columns=["model", "d", "run", "LL", "RE", "ELBO"]))
+    assert table1.full_protocol_claims()["verdict"].iloc[0].startswith("no d has two runs")
