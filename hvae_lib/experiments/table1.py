@@ -373,15 +373,21 @@ def _full_protocol_runs() -> pd.DataFrame:
     return stored[stored["run"] < PROFILES["full"].runs]
 
 
-def full_protocol_claims() -> pd.DataFrame:
-    """The paper's claims (``claims``) tested on the ``full`` runs stored so far, at every d
-    where both families have at least two runs; Holm's correction runs over these tests only."""
+def full_protocol_dims(minimum: int = 2) -> list[int]:
+    """The d at which both families have at least ``minimum`` ``full`` runs stored."""
     stored = _full_protocol_runs()
     counts = stored.groupby(["d", "model"]).size().unstack(fill_value=0) if not stored.empty else pd.DataFrame()
-    ready = [d for d in counts.index if len(counts.columns) == len(MODELS) and (counts.loc[d] >= 2).all()]
-    if not ready:
+    return [int(d) for d in counts.index if len(counts.columns) == len(MODELS) and (counts.loc[d] >= minimum).all()]
+
+
+def full_protocol_claims() -> pd.DataFrame:
+    """The paper's claims (``claims``) tested on the ``full`` runs stored so far, at every d
+    of ``full_protocol_dims``; Holm's correction runs over these tests only."""
+    dims = full_protocol_dims()
+    if not dims:
         return pd.DataFrame({"d": ["all"], "claim": ["every claim"], "verdict": ["no d has two runs of each family yet"]}).set_index(["d", "claim"])
-    return claims(stored[stored["d"].isin(ready)], "full")
+    stored = _full_protocol_runs()
+    return claims(stored[stored["d"].isin(dims)], "full")
 
 
 def importance_gain_table() -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import MatplotlibDeprecationWarning
 
-from hvae_lib.experiments.table1 import MODELS, run_artifact, stored_runs, table1_runs
+from hvae_lib.experiments.table1 import MODELS, PROFILES, full_protocol_dims, run_artifact, stored_runs, table1_runs
 from hvae_lib.plotting import COLORS
 from hvae_lib.results import RunStore
 from hvae_lib.stats import format_p, holm, welch_p
@@ -109,6 +109,16 @@ def table2(knn: pd.DataFrame, profile: str, k: int = 1, n_metric: str = "euclide
     for column in ("p", "p (Holm)"):
         table[column] = table[column].map(format_p)
     return table.set_index(["d", "labels"])
+
+
+def full_protocol_table() -> pd.DataFrame:
+    """``table2`` on the ``full`` models stored so far (the paper's protocol), at the d where
+    both families have at least two runs (``full_protocol_dims``); Holm over these cells only."""
+    dims = full_protocol_dims()
+    if not dims:
+        return pd.DataFrame({"d": ["all"], "labels": ["all"], "verdict": ["no d has two runs of each family yet"]}).set_index(["d", "labels"])
+    knn = table2_runs("full", train=False)
+    return table2(knn[knn["d"].isin(dims) & (knn["run"] < PROFILES["full"].runs)], "full")
 
 
 def _verdict(difference: float, p: float, profile: str, alpha: float = 0.05) -> str:
