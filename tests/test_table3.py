@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -124,3 +126,18 @@ def test_status_counts_complete_cells_and_names_the_budget():
     runs = pd.DataFrame(rows, columns=["configuration", "z1", "z2", "run"]).assign(**{"test accuracy": 90.0})
     assert "Cells with all their runs: 1 of 27; with at least one run: 2; the anchor has 1 of" in table3.status("cpu", runs)
     assert table3.status("full", runs).startswith("Profile **full** is the full protocol")
+
+
+def test_each_run_stores_its_test_confusion_and_matching_only_adds(tiny):
+    empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    assert "no stored run carries" in table3.matching_table("smoke", empty).to_string()
+    runs = table3.table3_runs("smoke", [("N+N", 5, 5)])
+    store = table3.table3_store("smoke")
+    config = table3.cell_config("smoke", "N+N", 5, 5)
+    for _, run in runs.iterrows():
+        confusion = pd.read_csv(store.artifact_path(config, int(run["run"]), "confusion.csv")).to_numpy()
+        assert confusion.shape == (10, 10) and confusion.sum() == 60
+        # The diagonal is the accuracy the run reports (argmax of q(y | z1), no matching).
+        assert 100 * np.trace(confusion) / 60 == pytest.approx(run["test accuracy"], abs=1e-9)
+    row = table3.matching_table("smoke", runs).loc[("N+N", 5, 5)]
+    assert row["runs"] == 2 and row["Hungarian − argmax"].startswith("+")
