@@ -113,6 +113,17 @@ Markdown(experiment.anchor_reading(profile, runs))
 table(experiment.precision_ablation(profile))
 
 # %% [markdown]
+# ## Pruning check
+#
+# Kingma drops the coordinates of a normal M1 whose posterior means barely vary over the
+# training images (sd below 0.1) before M2 sees them. The same runs (same labelled images)
+# with every coordinate kept: final test accuracy (%), the paired difference and a paired
+# t-test.
+
+# %% tags=["remove-input"]
+table(experiment.pruning_ablation(profile))
+
+# %% [markdown]
 # ## Results
 #
 # Final test accuracy (%), mean ± sd over runs with the number of runs in brackets, next to the

@@ -141,3 +141,18 @@ def test_each_run_stores_its_test_confusion_and_matching_only_adds(tiny):
         assert 100 * np.trace(confusion) / 60 == pytest.approx(run["test accuracy"], abs=1e-9)
     row = table3.matching_table("smoke", runs).loc[("N+N", 5, 5)]
     assert row["runs"] == 2 and row["Hungarian − argmax"].startswith("+")
+
+
+def test_the_pruning_ablation_keeps_every_coordinate_and_pairs_runs(tiny):
+    assert table3.cell_config("smoke", "N+N", 5, 5, prune=False) != table3.cell_config("smoke", "N+N", 5, 5)
+    assert "no normal-M1 cell" in table3.pruning_ablation("smoke").to_string()
+    pruned = table3.table3_runs("smoke", [("N+N", 5, 5)])
+    whole = table3.table3_runs("smoke", [("N+N", 5, 5)], prune=False)
+    assert (pruned["M1 coordinates"] == 3).all() and (whole["M1 coordinates"] == 4).all()
+    # The same labelled images in both arms of a run.
+    first, second = tiny[0]["labelled"], tiny[1]["labelled"]
+    assert torch.equal(first, second)
+    row = table3.pruning_ablation("smoke").loc[("N+N", 5, 5)]
+    difference = pruned.set_index("run")["test accuracy"] - whole.set_index("run")["test accuracy"]
+    assert row["coordinates kept"] == "3 of 4" and row["runs"] == 2
+    assert row["pruned − every"] == f"{difference.mean():+.2f} ± {difference.std():.2f}"

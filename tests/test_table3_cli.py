@@ -10,7 +10,7 @@ from hvae_lib.experiments import table3
 def trained(monkeypatch):
     cells = []
 
-    def fake_runs(profile, chosen, precision):
+    def fake_runs(profile, chosen, precision, prune=True):
         cells.extend(chosen)
         return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"])
 
@@ -31,3 +31,15 @@ def test_cells_are_the_product_of_configurations_and_sizes(trained):
 def test_without_choices_every_cell_but_the_anchor(trained):
     table3.main(["cpu"])
     assert len(trained) == 27 and (table3.ANCHOR, 50, 50) not in trained
+
+
+def test_no_prune_flag_reaches_the_runs(monkeypatch):
+    seen = {}
+
+    def fake_runs(profile, chosen, precision, prune=True):
+        seen["prune"] = prune
+        return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"])
+
+    monkeypatch.setattr(table3, "table3_runs", fake_runs)
+    table3.main(["cpu", "--configurations", "N+N", "--z1", "50", "--z2", "50", "--no-prune"])
+    assert seen["prune"] is False

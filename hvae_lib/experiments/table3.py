@@ -39,7 +39,7 @@ from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, r
 from hvae_lib.models.m2 import M2, M2_PRECISIONS
 from hvae_lib.plotting import CYCLE
 from hvae_lib.results import RunStore
-from hvae_lib.stats import holm, paired_t_p, welch_p
+from hvae_lib.stats import format_p, holm, paired_t_p, welch_p
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -167,10 +167,10 @@ def _posterior(model, x: torch.Tensor, batch_size: int = 5000) -> tuple[torch.Te
     return torch.cat(locs).cpu(), torch.cat(scales).cpu()
 
 
-def pruned(profile: str, codes: dict) -> tuple[dict, int]:
+def pruned(profile: str, codes: dict, prune: bool = True) -> tuple[dict, int]:
     """The codes with Kingma's pruning applied to a normal M1 (the mask from the training
-    images), and the number of coordinates kept."""
-    threshold = PROFILES[profile].prune_threshold
+    images; none with ``prune=False``, the ablation), and the number of coordinates kept."""
+    threshold = prune_threshold(profile, prune)
     if codes["train"].latent != "normal" or threshold is None:
         return codes, codes["train"].dim
     keep = active_coordinates(codes["train"], threshold)
@@ -197,23 +197,30 @@ def cell_schedule(profile: str, configuration: str, precision: str | None = None
     return (replace(schedule, precision=precision) if precision else schedule), hidden
 
 
-def cell_config(profile: str, configuration: str, z1: int, z2: int, precision: str | None = None) -> dict:
-    """The cache key of a cell: the pairing, z1, z2, labels, M2's settings (precision included)
-    and its M1's key."""
+def prune_threshold(profile: str, prune: bool = True) -> float | None:
+    """The sd below which a normal M1's coordinate is dropped: the profile's, or None (keep every
+    coordinate) for the pruning ablation."""
+    return PROFILES[profile].prune_threshold if prune else None
+
+
+def cell_config(profile: str, configuration: str, z1: int, z2: int, precision: str | None = None, prune: bool = True) -> dict:
+    """The cache key of a cell: the pairing, z1, z2, labels, M2's settings (precision and
+    pruning included) and its M1's key."""
     setup = PROFILES[profile]
     m1 = table1.PROFILES[setup.m1_profile]
     m1_key = run_config({"model": CONFIGURATIONS[configuration][0], "d": z1}, m1_protocol(profile, configuration), m1.data())
     schedule, hidden = cell_schedule(profile, configuration, precision)
     return {
         "configuration": configuration, "z1": z1, "z2": z2, "labels": setup.labels,
-        "m2": _digest({"schedule": asdict(schedule), "hidden": hidden, "prune": setup.prune_threshold}),
+        "m2": _digest({"schedule": asdict(schedule), "hidden": hidden, "prune": prune_threshold(profile, prune)}),
         "m1": _digest({**m1_key, "seed": M1_SEED}),
     }
 
 
-def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None, precision: str | None = None) -> pd.DataFrame:
+def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None, precision: str | None = None, prune: bool = True) -> pd.DataFrame:
     """Train (or read) every run of every cell (configuration, z1, z2), M2 in ``precision``
-    (the profile's by default); one row per run with its final test and validation accuracy
+    (the profile's by default), on M1 codes pruned as the profile says (or not at all with
+    ``prune=False``); one row per run with its final test and validation accuracy
     (%), the epochs, the precision and the M1 coordinates M2 saw. Each run's accuracy curve is
     its ``curve.csv`` artifact."""
     setup = PROFILES[profile]
@@ -221,9 +228,9 @@ def table3_runs(profile: str, cells: list[tuple[str, int, int]] | None = None, p
     cells = cells or [(c, z1, z2) for c in CONFIGURATIONS if c != ANCHOR for z1 in setup.z1s for z2 in setup.z2s]
     frames = []
     for configuration, z1, z2 in cells:
-        config = cell_config(profile, configuration, z1, z2, precision)
+        config = cell_config(profile, configuration, z1, z2, precision, prune)
         settings = cell_schedule(profile, configuration, precision)
-        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config, s=settings: _train_cell(profile, c, a, b, k, s, missing))
+        records = store.run_ensemble(config, list(range(setup.runs)), lambda missing, c=configuration, a=z1, b=z2, k=config, s=settings: _train_cell(profile, c, a, b, k, s, missing, prune))
         frames.append(pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records]))
     return pd.concat(frames, ignore_index=True)
 
@@ -234,10 +241,10 @@ def anchor_runs(profile: str) -> pd.DataFrame:
     return table3_runs(profile, [(ANCHOR, 50, 50)])
 
 
-def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, settings: tuple[M2Schedule, int], seeds: list[int]) -> list[dict]:
+def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, settings: tuple[M2Schedule, int], seeds: list[int], prune: bool = True) -> list[dict]:
     setup = PROFILES[profile]
     m1_model, latent = CONFIGURATIONS[configuration]
-    codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)))
+    codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)), prune)
     schedule, hidden = settings
     train_labels = codes["train labels"]
     labelled, unlabelled = [], []
@@ -315,6 +322,37 @@ def precision_ablation(profile: str) -> pd.DataFrame:
             })
     if not rows:
         return pd.DataFrame({"pairing": ["all"], "measured": ["no cell has runs in both precisions yet"]}).set_index("pairing")
+    return pd.DataFrame(rows).set_index(["pairing", "z1", "z2"])
+
+
+def pruning_ablation(profile: str) -> pd.DataFrame:
+    """M2 on a normal M1's codes with Kingma's pruning (the profile's) against every coordinate
+    kept, in every cell stored both ways: the coordinates M2 saw, the final test accuracies, and
+    their difference with a t-test paired by run (the same labelled images; M2's first layer
+    differs in width, so its initialisation does too)."""
+    frame = table3_store(profile).frame()
+    rows = []
+    for (configuration, z1, z2), cell in (frame.groupby(["configuration", "z1", "z2"]) if not frame.empty else ()):
+        if CONFIGURATIONS[configuration][0] != "N-VAE":
+            continue
+        keys = {prune: cell_config(profile, configuration, z1, z2, prune=prune)["m2"] for prune in (True, False)}
+        if keys[True] == keys[False]:
+            continue
+        parts = {prune: cell[cell["m2"] == key].set_index("run") for prune, key in keys.items()}
+        paired = parts[True].index.intersection(parts[False].index)
+        if len(paired) < 2:
+            continue
+        with_pruning, without = parts[True].loc[paired, "test accuracy"], parts[False].loc[paired, "test accuracy"]
+        difference = with_pruning - without
+        rows.append({
+            "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
+            "coordinates kept": f"{int(parts[True]['M1 coordinates'].iloc[0])} of {int(parts[False]['M1 coordinates'].iloc[0])}",
+            "pruned": _mean_sd(with_pruning), "every coordinate": _mean_sd(without),
+            "pruned − every": f"{difference.mean():+.2f} ± {difference.std():.2f}",
+            "p (paired)": format_p(paired_t_p(with_pruning.to_numpy(), without.to_numpy())),
+        })
+    if not rows:
+        return pd.DataFrame({"pairing": ["all"], "measured": ["no normal-M1 cell has runs with and without pruning yet"]}).set_index("pairing")
     return pd.DataFrame(rows).set_index(["pairing", "z1", "z2"])
 
 
@@ -515,11 +553,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--z2", type=int, nargs="+")
     parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training (the profile's by default): the precision ablation")
     parser.add_argument("--anchor", action="store_true", help=f"train only the anchor ({ANCHOR}, z1 = z2 = 50)")
+    parser.add_argument("--no-prune", action="store_true", help="keep every coordinate of a normal M1: the pruning ablation")
     args = parser.parse_args(argv)
     setup = PROFILES[args.profile]
     cells = [(ANCHOR, 50, 50)] if args.anchor else [(c, z1, z2) for c in args.configurations for z1 in args.z1 or setup.z1s for z2 in args.z2 or setup.z2s]
     start = time.perf_counter()
-    frame = table3_runs(args.profile, cells, args.precision)
+    frame = table3_runs(args.profile, cells, args.precision, prune=not args.no_prune)
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 
