@@ -105,3 +105,21 @@ def test_ll_is_above_elbo_for_a_vmf_vae():
     metrics = iwae_log_likelihood(model, x, samples=200)
     assert metrics["LL"].shape == (2, 40)
     assert (metrics["LL"].mean(1) > metrics["ELBO"].mean(1)).all()
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+@pytest.mark.parametrize("latent", ["normal", "vmf"])
+def test_a_run_copied_out_of_an_ensemble_computes_what_the_ensemble_does(activation, latent):
+    """``run_model`` keeps everything that changes the forward pass (a Kingma M1 is softplus):
+    the copy's posterior and decoder equal the ensemble's run 1."""
+    from hvae_lib.evaluation.vae_metrics import run_model
+
+    model = VAE.from_seeds(12, latent, 3, [0, 1, 2], hidden=(16, 8), activation=activation)
+    x = torch.rand(5, 12).round()
+    single = run_model(model, 1)
+    assert single.activation == activation
+    with torch.no_grad():
+        ours, theirs = model.posterior(x.expand(3, -1, -1)), single.posterior(x.unsqueeze(0))
+        assert torch.allclose(ours.mean[1], theirs.mean[0], atol=1e-6)
+        z = theirs.mean
+        assert torch.allclose(model.decoder(z.expand(3, -1, -1))[1], single.decoder(z)[0], atol=1e-6)

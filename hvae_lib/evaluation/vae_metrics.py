@@ -113,11 +113,13 @@ def latent_statistics(model: VAE, x: torch.Tensor, threshold: float = 0.01, batc
 
 
 def run_model(model: VAE, run: int) -> VAE:
-    """Run ``run`` of the ensemble ``model`` as a 1-run VAE (a copy, on the same device)."""
+    """Run ``run`` of the ensemble ``model`` as a 1-run VAE (a copy, on the same device, with
+    its activation). Its circle sampler is the vMF's: the copy is for evaluation, where an
+    importance weight needs the density of the proposal that drew its sample."""
     single = VAE(
         model.encoder[0].weight.shape[1], model.latent, model.d,
         hidden=[layer.weight.shape[2] for layer in model.encoder if hasattr(layer, "weight")],
-        runs=1, likelihood=model.likelihood, noise_scale=model.noise_scale,
+        runs=1, likelihood=model.likelihood, noise_scale=model.noise_scale, activation=model.activation,
     ).to(model.loc_head.weight.device)
     single.load_state_dict(run_parameters(model, run))
     return single
