@@ -123,3 +123,15 @@ def test_stored_low_data_runs_select_by_d_and_model(monkeypatch):
     assert len(low.low_data.low_data_runs("full", 0.1, train=False)) == 3
     assert low.low_data.low_data_runs("full", 0.1, dims=(2,), train=False)["LL"].tolist() == [-1.0, -2.0]
     assert low.low_data.low_data_runs("full", 0.1, dims=(2,), models=("S-VAE",), train=False)["LL"].tolist() == [-2.0]
+
+
+def test_collapse_figure_draws_every_latent_dimension(monkeypatch):
+    """Table 1 has five d and the S^(d-1) ablation a sixth: each gets its line and a marker."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    runs = pd.concat([_runs().assign(d=lambda f, d=d: np.where(f["d"] == 2, d, f["d"] + d)) for d in (1, 10, 20)], ignore_index=True)
+    monkeypatch.setattr(low, "fraction_runs", lambda profile: runs)
+    figure = low.collapse_figure("cpu")
+    dims = runs["d"].nunique()
+    assert dims >= 6 and len(figure.axes[0].lines) == 2 * dims

@@ -21,6 +21,7 @@ paper-scale runs stored so far, ``smoke`` and ``full`` train their own.
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import matplotlib.pyplot as plt
@@ -378,7 +379,7 @@ def collapse_figure(profile: str) -> plt.Figure:
     runs)."""
     runs = fraction_runs(profile)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    markers = dict(zip(sorted(runs["d"].unique()) if not runs.empty else (), "osD^v"))
+    markers = dict(zip(sorted(runs["d"].unique()) if not runs.empty else (), itertools.cycle("osD^vPX*")))
     for (model, d), group in (runs.groupby(["model", "d"]) if not runs.empty else ()):
         means = group.groupby("images")[["active units", "z dim", "KL / d"]].mean()
         style = dict(color=FAMILY_COLORS[model], marker=markers[d], label=f"{model}, d = {d}")
