@@ -373,9 +373,10 @@ def _full_protocol_runs() -> pd.DataFrame:
     return stored[stored["run"] < PROFILES["full"].runs]
 
 
-def full_protocol_dims(minimum: int = 2) -> list[int]:
-    """The d at which both families have at least ``minimum`` ``full`` runs stored."""
-    stored = _full_protocol_runs()
+def full_protocol_dims(minimum: int = 2, stored: pd.DataFrame | None = None) -> list[int]:
+    """The d at which both families have at least ``minimum`` ``full`` runs (in ``stored``,
+    by default every one stored so far)."""
+    stored = _full_protocol_runs() if stored is None else stored
     counts = stored.groupby(["d", "model"]).size().unstack(fill_value=0) if not stored.empty else pd.DataFrame()
     return [int(d) for d in counts.index if len(counts.columns) == len(MODELS) and (counts.loc[d] >= minimum).all()]
 
@@ -383,10 +384,10 @@ def full_protocol_dims(minimum: int = 2) -> list[int]:
 def full_protocol_claims() -> pd.DataFrame:
     """The paper's claims (``claims``) tested on the ``full`` runs stored so far, at every d
     of ``full_protocol_dims``; Holm's correction runs over these tests only."""
-    dims = full_protocol_dims()
+    stored = _full_protocol_runs()
+    dims = full_protocol_dims(stored=stored)
     if not dims:
         return pd.DataFrame({"d": ["all"], "claim": ["every claim"], "verdict": ["no d has two runs of each family yet"]}).set_index(["d", "claim"])
-    stored = _full_protocol_runs()
     return claims(stored[stored["d"].isin(dims)], "full")
 
 

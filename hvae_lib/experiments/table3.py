@@ -462,13 +462,18 @@ def port_accuracy(epoch: float) -> float:
     return float(np.interp(np.log(epoch), np.log(PORT_CURVE.index.to_numpy(float)), PORT_CURVE.to_numpy()))
 
 
+def cell_curves(profile: str, runs: pd.DataFrame, configuration: str, z1: int, z2: int) -> pd.DataFrame:
+    """A cell's test accuracy (%) per M2 epoch (rows) and run (columns), from each of its runs
+    in ``runs`` (their ``curve.csv``)."""
+    store = table3_store(profile)
+    config = cell_config(profile, configuration, z1, z2)
+    cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]
+    return pd.DataFrame({int(run): pd.read_csv(store.artifact_path(config, int(run), "curve.csv")).set_index("epoch")["test"] for run in cell["run"]})
+
+
 def anchor_curves(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
     """The anchor's test accuracy (%) per M2 epoch (rows) and run (columns)."""
-    store = table3_store(profile)
-    config = cell_config(profile, ANCHOR, 50, 50)
-    anchor = runs[runs["configuration"] == ANCHOR]
-    curves = {int(run): pd.read_csv(store.artifact_path(config, int(run), "curve.csv")).set_index("epoch")["test"] for run in anchor["run"]}
-    return pd.DataFrame(curves)
+    return cell_curves(profile, runs, ANCHOR, 50, 50)
 
 
 def anchor_reading(profile: str, runs: pd.DataFrame) -> str:
@@ -481,12 +486,15 @@ def anchor_reading(profile: str, runs: pd.DataFrame) -> str:
     epoch = int(curves.index.max())
     last = curves.loc[epoch]
     spread = f" ± {last.std():.2f}" if len(last) > 1 else ""
-    if not PORT_CURVE.index.min() <= epoch <= PORT_CURVE.index.max():
-        return f"After {epoch} M2 epochs the anchor reaches {last.mean():.2f}{spread}% ({len(last)} run{'s' if len(last) > 1 else ''}); the port reports no accuracy after {epoch} epochs."
-    offset = last.mean() - port_accuracy(epoch)
+    reached = f"After {epoch} M2 epochs the anchor reaches {last.mean():.2f}{spread}% ({len(last)} run{'s' if len(last) > 1 else ''}); "
+    try:
+        port = port_accuracy(epoch)
+    except ValueError:
+        return reached + f"the port reports no accuracy after {epoch} epochs."
+    offset = last.mean() - port
     return (
-        f"After {epoch} M2 epochs the anchor reaches {last.mean():.2f}{spread}% ({len(last)} run{'s' if len(last) > 1 else ''}); the port "
-        f"after as many epochs, {port_accuracy(epoch):.2f}%: a difference of {offset:+.2f} points. Kept along the "
+        reached + f"the port "
+        f"after as many epochs, {port:.2f}%: a difference of {offset:+.2f} points. Kept along the "
         f"port's curve, that offset gives {PORT_CURVE[1000] + offset:.1f}% at 1000 epochs and "
         f"{PORT_CURVE[3000] + offset:.1f}% at 3000 (Kingma: {KINGMA_ACCURACY[0]:.2f}%), a projection, not a measurement."
     )
@@ -515,16 +523,14 @@ def anchor_figure(profile: str, runs: pd.DataFrame) -> plt.Figure:
 def curves_figure(profile: str, runs: pd.DataFrame):
     """Test accuracy against M2 epoch for every (z1, z2) and pairing (mean over runs; the
     anchor dashed in the z1 = z2 = 50 panel), from each run's ``curve.csv``."""
-    store = table3_store(profile)
     grid = PAPER.index.tolist()
     fig, axes = plt.subplots(3, 3, figsize=(10, 8), sharex=True, sharey=True)
     colours = dict(zip([*PAPER.columns, ANCHOR], CYCLE))
     for ax, (z1, z2) in zip(axes.flat, grid):
         for configuration in [*PAPER.columns, ANCHOR]:
-            cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]
-            curves = [pd.read_csv(store.artifact_path(cell_config(profile, configuration, z1, z2), int(run), "curve.csv")).set_index("epoch")["test"] for run in cell["run"]]
-            if curves:
-                mean = pd.concat(curves, axis=1).mean(axis=1)
+            curves = cell_curves(profile, runs, configuration, z1, z2)
+            if not curves.empty:
+                mean = curves.mean(axis=1)
                 ax.plot(mean.index, mean.to_numpy(), color=colours[configuration], linestyle="--" if configuration == ANCHOR else "-", label=configuration)
         if not ax.lines:
             ax.text(0.5, 0.5, "not yet run", transform=ax.transAxes, ha="center", va="center", color="0.5")
