@@ -126,14 +126,21 @@ def m1_store(profile: str) -> RunStore:
     return RunStore("table3_m1", PROFILES[profile].m1_profile)
 
 
+def m1_splits(profile: str) -> dict:
+    """The training, validation and test images (with labels) of Table 1's ``m1_profile``: the
+    images M1 is trained and encodes on."""
+    setup = table1.PROFILES[PROFILES[profile].m1_profile]
+    data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
+    return {"train": data.train.head(setup.n_train), "valid": data.valid.head(setup.n_valid), "test": data.test.head(setup.n_test)}
+
+
 def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = None) -> dict[str, Codes | torch.Tensor]:
     """The frozen M1 of ``model`` at d = ``z1`` (under ``protocol``, Table 1's by default): its
     posterior on every training, validation and test image ({split: Codes}) and the labels
     ({split + " labels": tensor}). Trained (seed ``M1_SEED``) where its codes are not on disk."""
     setup = table1.PROFILES[PROFILES[profile].m1_profile]
     protocol = protocol or setup.protocol
-    data = load_images("mnist", validation_size=setup.validation_size, split_seed=setup.split_seed)
-    splits = {"train": data.train.head(setup.n_train), "valid": data.valid.head(setup.n_valid), "test": data.test.head(setup.n_test)}
+    splits = m1_splits(profile)
     store = m1_store(profile)
     config = run_config({"model": model, "d": z1}, protocol, setup.data())
     path = store.folder / "codes" / f"{store.path(config, M1_SEED).stem}.pt"
@@ -241,18 +248,36 @@ def anchor_runs(profile: str) -> pd.DataFrame:
     return table3_runs(profile, [(ANCHOR, 50, 50)])
 
 
+def label_split(train_labels: torch.Tensor, labels: int, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per run, its class-balanced draw of ``labels`` labelled training images (draw = the run's
+    seed) and the other images: (labelled (runs, labels), unlabelled (runs, N - labels))."""
+    labelled, unlabelled = [], []
+    for seed in seeds:
+        chosen = balanced_label_draw(train_labels.numpy(), labels, draw=seed)
+        labelled.append(torch.as_tensor(chosen))
+        unlabelled.append(torch.as_tensor(np.setdiff1d(np.arange(len(train_labels)), chosen)))
+    return torch.stack(labelled), torch.stack(unlabelled)
+
+
+def store_curves(store: RunStore, config: dict, seeds: list[int], history: list[dict], predictions: np.ndarray, test_labels: torch.Tensor) -> None:
+    """Each run's accuracy curve (``curve.csv``: epoch, validation and test accuracy) and its test
+    confusion matrix after the last epoch (``confusion.csv``) as artifacts of its record."""
+    for r, seed in enumerate(seeds):
+        curve = pd.DataFrame({"epoch": [h["epoch"] for h in history], "valid": [h["valid"][r] for h in history], "test": [h["test"][r] for h in history]})
+        path = store.artifact_path(config, seed, "curve.csv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        curve.to_csv(path, index=False, float_format="%.2f")
+        confusion = confusion_matrix(test_labels.numpy(), predictions[r], CLASSES)
+        pd.DataFrame(confusion).to_csv(store.artifact_path(config, seed, "confusion.csv"), index=False)
+
+
 def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, settings: tuple[M2Schedule, int], seeds: list[int], prune: bool = True) -> list[dict]:
     setup = PROFILES[profile]
     m1_model, latent = CONFIGURATIONS[configuration]
     codes, kept = pruned(profile, m1_codes(profile, m1_model, z1, m1_protocol(profile, configuration)), prune)
     schedule, hidden = settings
     train_labels = codes["train labels"]
-    labelled, unlabelled = [], []
-    for seed in seeds:
-        chosen = balanced_label_draw(train_labels.numpy(), setup.labels, draw=seed)
-        labelled.append(torch.as_tensor(chosen))
-        unlabelled.append(torch.as_tensor(np.setdiff1d(np.arange(len(train_labels)), chosen)))
-    labelled, unlabelled = torch.stack(labelled), torch.stack(unlabelled)
+    labelled, unlabelled = label_split(train_labels, setup.labels, seeds)
     identity = {k: config[k] for k in ("configuration", "z1", "z2")}
     init, training = zip(*(m2_seeds(identity, seed) for seed in seeds))
     model = M2.from_seeds(codes["train"].dim, latent, z2, init, hidden=hidden, precision=schedule.precision)
@@ -266,14 +291,7 @@ def _train_cell(profile: str, configuration: str, z1: int, z2: int, config: dict
     history = train_m2(model, codes["train"], labelled, train_labels[labelled], unlabelled, schedule, list(training), evaluate=accuracy)
     with torch.no_grad():
         predictions = model.predict(codes["test"].mean(torch.arange(len(codes["test"])).expand(len(seeds), -1))).cpu().numpy()
-    store = table3_store(profile)
-    for r, seed in enumerate(seeds):
-        curve = pd.DataFrame({"epoch": [h["epoch"] for h in history], "valid": [h["valid"][r] for h in history], "test": [h["test"][r] for h in history]})
-        path = store.artifact_path(config, seed, "curve.csv")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        curve.to_csv(path, index=False, float_format="%.2f")
-        confusion = confusion_matrix(codes["test labels"].numpy(), predictions[r], CLASSES)
-        pd.DataFrame(confusion).to_csv(store.artifact_path(config, seed, "confusion.csv"), index=False)
+    store_curves(table3_store(profile), config, seeds, history, predictions, codes["test labels"])
     last = history[-1]
     return [
         {"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "precision": schedule.precision, "M1 coordinates": kept}
@@ -315,7 +333,7 @@ def precision_ablation(profile: str) -> pd.DataFrame:
             difference = fast[paired] - exact[paired]
             rows.append({
                 "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
-                "float32": _mean_sd(exact[paired]), "bfloat16": _mean_sd(fast[paired]),
+                "float32": mean_sd(exact[paired]), "bfloat16": mean_sd(fast[paired]),
                 "bfloat16 − float32": f"{difference.mean():+.2f} ± {difference.std():.2f}",
                 "run-to-run sd": f"{exact[paired].std():.2f}",
                 "p (paired)": f"{paired_t_p(fast[paired].to_numpy(), exact[paired].to_numpy()):.2g}",
@@ -347,7 +365,7 @@ def pruning_ablation(profile: str) -> pd.DataFrame:
         rows.append({
             "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
             "coordinates kept": f"{int(parts[True]['M1 coordinates'].iloc[0])} of {int(parts[False]['M1 coordinates'].iloc[0])}",
-            "pruned": _mean_sd(with_pruning), "every coordinate": _mean_sd(without),
+            "pruned": mean_sd(with_pruning), "every coordinate": mean_sd(without),
             "pruned − every": f"{difference.mean():+.2f} ± {difference.std():.2f}",
             "p (paired)": format_p(paired_t_p(with_pruning.to_numpy(), without.to_numpy())),
         })
@@ -364,7 +382,7 @@ def table3_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
         row = {"z1": z1, "z2": z2}
         for configuration in PAPER.columns:
             cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]["test accuracy"]
-            row[f"{configuration} ours"] = _mean_sd(cell) if len(cell) else "not yet run"
+            row[f"{configuration} ours"] = mean_sd(cell) if len(cell) else "not yet run"
             row[f"{configuration} paper"] = f"{paper[configuration]:.1f}{'*' if (z1, z2, configuration) in PAPER_MARKED else ''}"
         rows.append(row)
     return pd.DataFrame(rows).set_index(["z1", "z2"])
@@ -387,7 +405,8 @@ def status(profile: str, runs: pd.DataFrame) -> str:
     )
 
 
-def _mean_sd(values: pd.Series) -> str:
+def mean_sd(values: pd.Series) -> str:
+    """'mean ± sd (runs)' of final accuracies, or 'mean (1)' for one run."""
     return f"{values.mean():.1f} ± {values.std():.1f} ({len(values)})" if len(values) > 1 else f"{values.mean():.1f} (1)"
 
 
@@ -430,7 +449,7 @@ def matching_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
         gain = matched - argmax
         rows.append({
             "pairing": configuration, "z1": z1, "z2": z2, "runs": len(confusions),
-            "argmax": _mean_sd(argmax), "Hungarian": _mean_sd(matched),
+            "argmax": mean_sd(argmax), "Hungarian": mean_sd(matched),
             "Hungarian − argmax": f"{gain.mean():+.2f} ± {gain.std():.2f}" if len(gain) > 1 else f"{gain.mean():+.2f}",
         })
     if not rows:
@@ -445,7 +464,7 @@ def anchor_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
     m2_epochs = f"{int(runs.loc[runs['configuration'] == ANCHOR, 'epochs'].iloc[0])}" if len(ours) else str(KINGMA_M2[profile].epochs)
     rows = [
         {"source": "this book", "epochs of M1": str(KINGMA_M1[profile].schedule.max_epochs), "epochs of M2": m2_epochs,
-         "test accuracy (%)": _mean_sd(ours) if len(ours) else "not yet run"},
+         "test accuracy (%)": mean_sd(ours) if len(ours) else "not yet run"},
         {"source": "Kingma et al. (2014)", "epochs of M1": "open-ended (a long run)", "epochs of M2": "3000",
          "test accuracy (%)": f"{KINGMA_ACCURACY[0]:.2f} ± {KINGMA_ACCURACY[1]:.2f}"},
         {"source": "faithful PyTorch port", "epochs of M1": "1000", "epochs of M2": "1000 / 3000",
