@@ -29,6 +29,8 @@ profile = "cpu"
 # %% tags=["remove-cell"]
 from hvae_lib.experiments import critique_audit as audit
 from hvae_lib.experiments.table1 import table1_store
+from hvae_lib.experiments.table3 import table3_store
+from hvae_lib.experiments.table3_joint import joint_store
 from hvae_lib.plotting import save_figure, use_style
 from hvae_lib.report import glue, provenance_note, table
 
@@ -36,7 +38,7 @@ use_style()
 models = audit.MODEL_PROFILE[profile]
 
 # %% tags=["remove-input"]
-provenance_note(models, table1_store(models))
+provenance_note(models, table1_store(models), table3_store(profile), joint_store(profile))
 
 # %% [markdown]
 # The models measured here are the Table 1 models of the profile named in the provenance note

@@ -156,3 +156,11 @@ def test_the_pruning_ablation_keeps_every_coordinate_and_pairs_runs(tiny):
     difference = pruned.set_index("run")["test accuracy"] - whole.set_index("run")["test accuracy"]
     assert row["coordinates kept"] == "3 of 4" and row["runs"] == 2
     assert row["pruned − every"] == f"{difference.mean():+.2f} ± {difference.std():.2f}"
+
+
+def test_the_audit_line_gives_the_range_of_what_matching_adds(tiny):
+    empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    assert table3.matching_summary("smoke", empty).startswith("not yet measured")
+    runs = table3.table3_runs("smoke", [("N+N", 5, 5), ("S+N", 5, 5)])
+    gains = table3.matching_table("smoke", runs)["Hungarian − argmax"].map(lambda text: float(text.split(" ")[0]))
+    assert table3.matching_summary("smoke", runs) == f"{gains.min():+.2f} to {gains.max():+.2f} points of test accuracy over 2 cells (4 runs, 1 M2 epochs)"

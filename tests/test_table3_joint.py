@@ -70,3 +70,13 @@ def test_joint_runs_are_cached_and_the_ablation_pairs_them_by_run(tiny, monkeypa
     difference = joint.set_index("run")["test accuracy"] - pd.Series({0: 40.0, 1: 50.0})
     assert row["runs"] == 2
     assert row["joint − frozen"] == f"{difference.mean():+.1f} ± {difference.std():.1f}"
+
+
+def test_the_audit_line_reads_stored_runs_only(tiny, monkeypatch):
+    empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
+    monkeypatch.setitem(table3_joint.JOINT_CELLS, "smoke", (("N+N", 5, 5),))
+    assert table3_joint.joint_summary("smoke", empty).startswith("not yet measured")
+    assert not tiny  # nothing was trained to say so
+    joint = table3_joint.joint_runs("smoke")
+    frozen = joint.assign(**{"test accuracy": joint["test accuracy"] - 2.0})
+    assert table3_joint.joint_summary("smoke", frozen) == "N+N at z1 = 5, z2 = 5: +2.0 ± 0.0 points (2 paired runs); 2 M2 epochs"

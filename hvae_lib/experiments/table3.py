@@ -308,6 +308,12 @@ def chapter_runs(profile: str) -> pd.DataFrame:
     cells are hours of CPU, trained as background units with ``main``)."""
     if TRAINS_HERE[profile]:
         return pd.concat([table3_runs(profile), anchor_runs(profile)], ignore_index=True)
+    return stored_runs(profile)
+
+
+def stored_runs(profile: str) -> pd.DataFrame:
+    """The runs stored under ``profile`` with its own settings (its precision, its pruning),
+    nothing trained."""
     frame = table3_store(profile).frame()
     if frame.empty:
         return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
@@ -455,6 +461,17 @@ def matching_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({"pairing": ["all"], "measured": ["no stored run carries its test confusion matrix yet"]}).set_index("pairing")
     return pd.DataFrame(rows).set_index(["pairing", "z1", "z2"])
+
+
+def matching_summary(profile: str, runs: pd.DataFrame) -> str:
+    """One line for the audit: what Hungarian matching adds to the final test accuracy, the
+    range of the cell means of ``matching_table``, and M2's epochs."""
+    table = matching_table(profile, runs)
+    if "Hungarian − argmax" not in table:
+        return "not yet measured: no stored run carries its test confusion matrix"
+    gains = table["Hungarian − argmax"].map(lambda text: float(text.split(" ")[0]))
+    epochs = cell_schedule(profile, "N+N")[0].epochs
+    return f"{gains.min():+.2f} to {gains.max():+.2f} points of test accuracy over {len(gains)} cells ({int(table['runs'].sum())} runs, {epochs} M2 epochs)"
 
 
 def anchor_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:

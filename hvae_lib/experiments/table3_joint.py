@@ -98,12 +98,14 @@ def joint_runs(profile: str, cells: tuple[tuple[str, int, int], ...] | None = No
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def joint_ablation(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
-    """Frozen M1 (the chapter's ``runs``) against M1 trained jointly with M2, per cell with both:
-    the final test accuracies (%) and their difference, paired by run (same labelled images and
-    M2 initialisation). Joint runs are trained here under the profiles that train in the
-    chapter (``table3.TRAINS_HERE``) and read from the store otherwise."""
-    joint = joint_runs(profile, train=table3.TRAINS_HERE[profile])
+def joint_ablation(profile: str, runs: pd.DataFrame, joint: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Frozen M1 (the chapter's ``runs``) against M1 trained jointly with M2 (``joint``), per
+    cell with both: the final test accuracies (%) and their difference, paired by run (same
+    labelled images and M2 initialisation). Without ``joint``, the joint runs are trained here
+    under the profiles that train in the chapter (``table3.TRAINS_HERE``) and read from the
+    store otherwise."""
+    if joint is None:
+        joint = joint_runs(profile, train=table3.TRAINS_HERE[profile])
     rows = []
     for (configuration, z1, z2), cell in (joint.groupby(["configuration", "z1", "z2"]) if not joint.empty else ()):
         frozen = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)].set_index("run")["test accuracy"]
@@ -121,6 +123,18 @@ def joint_ablation(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({"pairing": ["all"], "measured": ["no cell has frozen and joint runs of the same seeds yet"]}).set_index("pairing")
     return pd.DataFrame(rows).set_index(["pairing", "z1", "z2"])
+
+
+def joint_summary(profile: str, runs: pd.DataFrame) -> str:
+    """One line for the audit: per jointly trained cell with stored runs, joint minus frozen
+    final test accuracy (mean ± sd of the paired differences), read without training."""
+    joint = joint_runs(profile, train=False)
+    table = joint_ablation(profile, runs, joint)
+    if "joint − frozen" not in table:
+        return "not yet measured: no cell has frozen and joint runs of the same seeds"
+    epochs = table3.cell_schedule(profile, "N+N")[0].epochs
+    cells = "; ".join(f"{pairing} at z1 = {z1}, z2 = {z2}: {row['joint − frozen']} points ({row['runs']} paired runs)" for (pairing, z1, z2), row in table.iterrows())
+    return f"{cells}; {epochs} M2 epochs"
 
 
 def main(argv: list[str] | None = None) -> None:
