@@ -7,14 +7,6 @@ import pandas as pd
 from hvae_lib.experiments import conclusions, table3
 
 
-class _Store:
-    def __init__(self, frame: pd.DataFrame):
-        self._frame = frame
-
-    def frame(self) -> pd.DataFrame:
-        return self._frame
-
-
 def _runs(accuracies: dict[str, list[float]]) -> pd.DataFrame:
     rows = [{"configuration": c, "z1": 5, "z2": 10, "run": r, "test accuracy": a} for c, values in accuracies.items() for r, a in enumerate(values)]
     rows.append({"configuration": table3.ANCHOR, "z1": 50, "z2": 50, "run": 0, "test accuracy": 96.0})
@@ -22,17 +14,29 @@ def _runs(accuracies: dict[str, list[float]]) -> pd.DataFrame:
 
 
 def test_without_runs_table3_is_one_not_yet_run_row(monkeypatch):
-    monkeypatch.setattr(table3, "table3_store", lambda profile: _Store(pd.DataFrame()))
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: pd.DataFrame())
     frame = conclusions.table3_conclusions("cpu")
     assert frame[["claim", "runs", "verdict"]].values.tolist() == [["Table 3: S+N is the best pairing", "none yet", "not yet run"]]
 
 
 def test_each_rival_pairing_is_a_claim_with_the_papers_difference(monkeypatch):
     runs = _runs({"S+N": [95.0, 95.2, 94.9], "N+N": [90.0, 90.3, 89.8], "S+S": [95.1, 94.8, 95.3]})
-    monkeypatch.setattr(table3, "table3_store", lambda profile: _Store(runs))
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
     frame = conclusions.table3_conclusions("cpu").set_index("claim")
     better = frame.loc["Table 3, z1 = 5, z2 = 10: S+N is better than N+N"]
     assert (better["verdict"], better["runs"], better["ours (S − N)"], better["paper (S − N)"]) == ("holds", "3 + 3 runs", "+5.0", "+4.1")
     assert frame.loc["Table 3, z1 = 5, z2 = 10: S+N is better than S+S", "verdict"] == "not significant"
     assert "100 M2 epochs" in better["protocol"]
     assert conclusions.table3_conclusions("full").set_index("claim").loc["Table 3, z1 = 5, z2 = 10: S+N is better than N+N", "verdict"] == "confirmed"
+
+
+def test_the_cost_of_the_grid_comes_from_the_stored_wall_times(monkeypatch):
+    cells = [("N+N", 5, 5, 160.0), ("S+N", 50, 50, 590.0)]
+    runs = pd.DataFrame([{"configuration": c, "z1": a, "z2": b, "run": r, "epochs": 100, "wall_s": wall, "ensemble_runs": 3} for c, a, b, wall in cells for r in range(3)])
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
+    reading = conclusions.table3_cost("cpu")
+    assert "takes 4.8 s (N+N at z1 = 5, z2 = 5) to 17.7 s (S+N at z1 = 50, z2 = 50), over the 2 cells" in reading
+    # 27 cells x 100 epochs at 4.8 and 17.7 s; the full protocol: 1000 epochs, 5 runs instead of 3.
+    assert "are 4 to 13 hours" in reading and "(5 runs, 1000 epochs) 60 to 221 hours" in reading
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: pd.DataFrame())
+    assert "not measured" in conclusions.table3_cost("cpu")

@@ -73,7 +73,7 @@ def table2_conclusions(profile: str) -> pd.DataFrame:
 def table3_conclusions(profile: str) -> pd.DataFrame:
     """Table 3's claim ("S+N is the best pairing") per cell and rival pairing, from the stored
     runs (``table3.best_pairing_tests``); one "not yet run" row while no cell can be tested."""
-    runs = table3.table3_store(profile).frame()
+    runs = table3.stored_runs(profile)
     runs = runs[runs["configuration"] != table3.ANCHOR] if not runs.empty else runs
     tests = table3.best_pairing_tests(runs)
     epochs = table3.PROFILES[profile].schedule.epochs
@@ -93,6 +93,11 @@ def table3_conclusions(profile: str) -> pd.DataFrame:
             "verdict": held if row["S+N better"] == "yes" else "not significant",
         })
     return pd.DataFrame(rows)
+
+
+def table3_cost(profile: str) -> str:
+    """What the Table 3 grid costs here, from the stored runs (``table3.cost_reading``)."""
+    return table3.cost_reading(profile, table3.stored_runs(profile))
 
 
 def table4_conclusions(profile: str) -> pd.DataFrame:

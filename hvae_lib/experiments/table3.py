@@ -474,6 +474,37 @@ def matching_summary(profile: str, runs: pd.DataFrame) -> str:
     return f"{gains.min():+.2f} to {gains.max():+.2f} points of test accuracy over {len(gains)} cells ({int(table['runs'].sum())} runs, {epochs} M2 epochs)"
 
 
+def cost_reading(profile: str, runs: pd.DataFrame) -> str:
+    """What Table 3 costs on the machine that trained it: the seconds per M2 epoch of a cell's
+    runs trained together (wall time over epochs), for the cheapest and the dearest cell stored,
+    and the whole grid at those two rates, under ``profile`` and under the full protocol (its
+    runs per cell scaled linearly)."""
+    grid = runs[runs["configuration"] != ANCHOR] if not runs.empty else runs
+    if grid.empty or not {"wall_s", "ensemble_runs"} <= set(grid.columns):
+        return "No Table 3 cell has been trained under this profile yet, so its cost here is not measured."
+    rate = grid["wall_s"] * grid["ensemble_runs"] / grid["epochs"]
+    per_cell = rate.groupby([grid["configuration"], grid["z1"], grid["z2"]]).max()
+    setup, full = PROFILES[profile], PROFILES["full"]
+    cells = len(PAPER.columns) * len(setup.z1s) * len(setup.z2s)
+
+    def hours(seconds: float, epochs: int, scale: float = 1.0) -> str:
+        return f"{cells * seconds * epochs * scale / 3600:.0f}"
+
+    def name(cell: tuple) -> str:
+        return f"{cell[0]} at z1 = {cell[1]}, z2 = {cell[2]}"
+
+    low, high = per_cell.min(), per_cell.max()
+    spread = f"{low:.1f} s ({name(per_cell.idxmin())})" if len(per_cell) == 1 else f"{low:.1f} s ({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())})"
+    scale = full.runs / setup.runs
+    return (
+        f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {spread}, over the "
+        f"{len(per_cell)} cells trained so far. At those rates the {cells} cells of profile {profile} "
+        f"({setup.schedule.epochs} epochs) are {hours(low, setup.schedule.epochs)} to {hours(high, setup.schedule.epochs)} hours "
+        f"of this machine, and the full protocol ({full.runs} runs, {full.schedule.epochs} epochs) "
+        f"{hours(low, full.schedule.epochs, scale)} to {hours(high, full.schedule.epochs, scale)} hours."
+    )
+
+
 def anchor_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
     """The anchor's final test accuracy against Kingma's and the faithful port's, with the
     epochs each trained M1 and M2 for."""
