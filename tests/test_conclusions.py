@@ -40,3 +40,11 @@ def test_the_cost_of_the_grid_comes_from_the_stored_wall_times(monkeypatch):
     assert "are 4 to 13 hours" in reading and "(5 runs, 1000 epochs) 60 to 221 hours" in reading
     monkeypatch.setattr(table3, "stored_runs", lambda profile: pd.DataFrame())
     assert "not measured" in conclusions.table3_cost("cpu")
+
+
+def test_one_cell_gives_one_rate(monkeypatch):
+    runs = pd.DataFrame([{"configuration": "N+N", "z1": 5, "z2": 5, "run": r, "epochs": 100, "wall_s": 476.7, "ensemble_runs": 3} for r in range(3)])
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
+    reading = conclusions.table3_cost("cpu")
+    assert "takes 14.3 s (N+N at z1 = 5, z2 = 5, the one cell trained so far)" in reading
+    assert "are about 11 hours" in reading and "about 179 hours" in reading

@@ -80,3 +80,12 @@ def test_the_audit_line_reads_stored_runs_only(tiny, monkeypatch):
     joint = table3_joint.joint_runs("smoke")
     frozen = joint.assign(**{"test accuracy": joint["test accuracy"] - 2.0})
     assert table3_joint.joint_summary("smoke", frozen) == "N+N at z1 = 5, z2 = 5: +2.0 ± 0.0 points (2 paired runs); 2 M2 epochs"
+
+
+def test_the_command_line_trains_the_chosen_pairings_only(monkeypatch):
+    chosen = []
+    monkeypatch.setattr(table3_joint, "joint_runs", lambda profile, cells: chosen.append(cells) or pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy"]))
+    table3_joint.main(["cpu", "--configurations", "N+N"])
+    assert chosen == [(("N+N", 5, 5),)]
+    with pytest.raises(SystemExit):
+        table3_joint.main(["cpu", "--configurations", "S+S"])

@@ -494,13 +494,20 @@ def cost_reading(profile: str, runs: pd.DataFrame) -> str:
         return f"{cell[0]} at z1 = {cell[1]}, z2 = {cell[2]}"
 
     low, high = per_cell.min(), per_cell.max()
-    spread = f"{low:.1f} s ({name(per_cell.idxmin())})" if len(per_cell) == 1 else f"{low:.1f} s ({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())})"
     scale = full.runs / setup.runs
+    grid_text = f"the {cells} cells of profile {profile} ({setup.schedule.epochs} epochs)"
+    full_text = f"the full protocol ({full.runs} runs, {full.schedule.epochs} epochs)"
+    if len(per_cell) == 1:
+        return (
+            f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
+            f"({name(per_cell.idxmin())}, the one cell trained so far). At that rate {grid_text} are about "
+            f"{hours(low, setup.schedule.epochs)} hours of this machine, and {full_text} about {hours(low, full.schedule.epochs, scale)} hours."
+        )
     return (
-        f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {spread}, over the "
-        f"{len(per_cell)} cells trained so far. At those rates the {cells} cells of profile {profile} "
-        f"({setup.schedule.epochs} epochs) are {hours(low, setup.schedule.epochs)} to {hours(high, setup.schedule.epochs)} hours "
-        f"of this machine, and the full protocol ({full.runs} runs, {full.schedule.epochs} epochs) "
+        f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
+        f"({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())}), over the {len(per_cell)} cells "
+        f"trained so far. At those rates {grid_text} are {hours(low, setup.schedule.epochs)} to "
+        f"{hours(high, setup.schedule.epochs)} hours of this machine, and {full_text} "
         f"{hours(low, full.schedule.epochs, scale)} to {hours(high, full.schedule.epochs, scale)} hours."
     )
 

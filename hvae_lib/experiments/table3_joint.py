@@ -145,9 +145,13 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("profile", choices=tuple(table3.PROFILES))
+    parser.add_argument("--configurations", nargs="+", help="train only the profile's joint cells of these pairings")
     args = parser.parse_args(argv)
+    cells = tuple(cell for cell in JOINT_CELLS[args.profile] if args.configurations is None or cell[0] in args.configurations)
+    if not cells:
+        parser.error(f"profile {args.profile} trains no joint cell of {args.configurations}; its cells are {JOINT_CELLS[args.profile]}")
     start = time.perf_counter()
-    frame = joint_runs(args.profile)
+    frame = joint_runs(args.profile, cells)
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 
