@@ -57,6 +57,9 @@ def test_the_joint_key_is_not_the_frozen_cells_and_follows_the_schedule(monkeypa
     assert table3_joint.joint_config("smoke", "S+N", 5, 5) != joint
     monkeypatch.setitem(table3.PROFILES, "smoke", replace(table3.PROFILES["smoke"], schedule=M2Schedule(epochs=3, batches=10)))
     assert table3_joint.joint_config("smoke", "N+N", 5, 5) != joint
+    monkeypatch.undo()
+    monkeypatch.setitem(table3.table1.PROFILES, "smoke", replace(table3.table1.PROFILES["smoke"], n_train=table3.table1.PROFILES["smoke"].n_train + 1))
+    assert table3_joint.joint_config("smoke", "N+N", 5, 5) != joint
 
 
 def test_joint_runs_are_cached_and_the_ablation_pairs_them_by_run(tiny, monkeypatch):

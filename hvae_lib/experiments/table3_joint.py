@@ -37,14 +37,16 @@ def joint_store(profile: str) -> RunStore:
 
 def joint_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
     """The cache key of a jointly trained cell: the frozen cell's pairing, sizes and labels,
-    M2's schedule and width, and in place of the frozen M1's key the joint M1's architecture."""
+    M2's schedule and width, and in place of the frozen M1's key the joint M1's architecture and
+    its images (Table 1's data settings)."""
     schedule, hidden = table3.cell_schedule(profile, configuration)
     protocol = table3.m1_protocol(profile, configuration)
     model = table3.CONFIGURATIONS[configuration][0]
     return {
         "configuration": configuration, "z1": z1, "z2": z2, "labels": table3.PROFILES[profile].labels,
         "m2": _digest({"schedule": asdict(schedule), "hidden": hidden}),
-        "m1": _digest({"joint": True, "model": model, "hidden": list(protocol.hidden), "activation": protocol.activation}),
+        "m1": _digest({"joint": True, "model": model, "hidden": list(protocol.hidden), "activation": protocol.activation,
+                       "data": table1.PROFILES[table3.PROFILES[profile].m1_profile].data()}),
     }
 
 
