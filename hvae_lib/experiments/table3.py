@@ -551,9 +551,9 @@ def anchor_curves(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def anchor_reading(profile: str, runs: pd.DataFrame) -> str:
-    """Where the anchor's curve stands against the port's at its last epoch, and what the same
+    """Where the anchor's curve stands against the port's at its last epoch, what the same
     offset gives at the port's 1000 and 3000 epochs (a projection that assumes our curve keeps
-    the port's shape, no more)."""
+    the port's shape, no more), and how much its mean moved over its last quarter of epochs."""
     curves = anchor_curves(profile, runs)
     if curves.empty:
         return "The anchor has not run under this profile yet."
@@ -566,11 +566,17 @@ def anchor_reading(profile: str, runs: pd.DataFrame) -> str:
     except ValueError:
         return reached + f"the port reports no accuracy after {epoch} epochs."
     offset = last.mean() - port
+    earlier = curves.index[curves.index < epoch]
+    trend = ""
+    if len(earlier):
+        start = int(earlier[abs(earlier - 0.75 * epoch).argmin()])
+        change = last.mean() - curves.loc[start].mean()
+        trend = f" Between epochs {start} and {epoch} its mean {'rose' if change >= 0 else 'fell'} by {abs(change):.2f} points."
     return (
         reached + f"the port "
         f"after as many epochs, {port:.2f}%: a difference of {offset:+.2f} points. Kept along the "
         f"port's curve, that offset gives {PORT_CURVE[1000] + offset:.1f}% at 1000 epochs and "
-        f"{PORT_CURVE[3000] + offset:.1f}% at 3000 (Kingma: {KINGMA_ACCURACY[0]:.2f}%), a projection, not a measurement."
+        f"{PORT_CURVE[3000] + offset:.1f}% at 3000 (Kingma: {KINGMA_ACCURACY[0]:.2f}%), a projection, not a measurement." + trend
     )
 
 
