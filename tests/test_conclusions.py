@@ -48,3 +48,9 @@ def test_one_cell_gives_one_rate(monkeypatch):
     reading = conclusions.table3_cost("cpu")
     assert "takes 14.3 s (N+N at z1 = 5, z2 = 5, the one cell trained so far)" in reading
     assert "are about 11 hours" in reading and "about 179 hours" in reading
+
+
+def test_the_cost_says_it_includes_the_m1_a_unit_trained(monkeypatch):
+    runs = pd.DataFrame([{"configuration": "S+N", "z1": 5, "z2": 5, "run": r, "epochs": 100, "wall_s": 1106.7, "ensemble_runs": 3} for r in range(3)])
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
+    assert conclusions.table3_cost("cpu").endswith("so these rates overstate M2's own cost.")

@@ -476,7 +476,8 @@ def matching_summary(profile: str, runs: pd.DataFrame) -> str:
 
 def cost_reading(profile: str, runs: pd.DataFrame) -> str:
     """What Table 3 costs on the machine that trained it: the seconds per M2 epoch of a cell's
-    runs trained together (wall time over epochs), for the cheapest and the dearest cell stored,
+    runs trained together (the unit's wall time, its M1's training included where the unit
+    trained it, over the epochs), for the cheapest and the dearest cell stored,
     and the whole grid at those two rates, under ``profile`` and under the full protocol (its
     runs per cell scaled linearly)."""
     grid = runs[runs["configuration"] != ANCHOR] if not runs.empty else runs
@@ -497,18 +498,20 @@ def cost_reading(profile: str, runs: pd.DataFrame) -> str:
     scale = full.runs / setup.runs
     grid_text = f"the {cells} cells of profile {profile} ({setup.schedule.epochs} epochs)"
     full_text = f"the full protocol ({full.runs} runs, {full.schedule.epochs} epochs)"
+    caveat = (" A unit's wall time includes training the cell's M1 where no earlier unit had, so these rates "
+              "overstate M2's own cost.")
     if len(per_cell) == 1:
         return (
             f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
             f"({name(per_cell.idxmin())}, the one cell trained so far). At that rate {grid_text} are about "
-            f"{hours(low, setup.schedule.epochs)} hours of this machine, and {full_text} about {hours(low, full.schedule.epochs, scale)} hours."
+            f"{hours(low, setup.schedule.epochs)} hours of this machine, and {full_text} about {hours(low, full.schedule.epochs, scale)} hours." + caveat
         )
     return (
         f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
         f"({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())}), over the {len(per_cell)} cells "
         f"trained so far. At those rates {grid_text} are {hours(low, setup.schedule.epochs)} to "
         f"{hours(high, setup.schedule.epochs)} hours of this machine, and {full_text} "
-        f"{hours(low, full.schedule.epochs, scale)} to {hours(high, full.schedule.epochs, scale)} hours."
+        f"{hours(low, full.schedule.epochs, scale)} to {hours(high, full.schedule.epochs, scale)} hours." + caveat
     )
 
 
