@@ -321,6 +321,15 @@ def stored_runs(profile: str) -> pd.DataFrame:
     return frame[own].reset_index(drop=True)
 
 
+def paired_by_run(treated: pd.Series, control: pd.Series) -> tuple[pd.Series, pd.Series] | None:
+    """Two cells' final accuracies (indexed by run) restricted to the runs both have, the pairs
+    of a paired test; None with fewer than two pairs."""
+    paired = treated.index.intersection(control.index)
+    if len(paired) < 2:
+        return None
+    return treated[paired], control[paired]
+
+
 def precision_ablation(profile: str) -> pd.DataFrame:
     """M2 trained in float32 against bfloat16, paired by run (same labels, initialisation and
     random numbers), in every cell stored with both: the final test accuracies, their
@@ -332,17 +341,17 @@ def precision_ablation(profile: str) -> pd.DataFrame:
             by_precision = {p: part.set_index("run")["test accuracy"] for p, part in cell.groupby("precision")}
             if set(by_precision) != set(M2_PRECISIONS):
                 continue
-            exact, fast = by_precision["float32"], by_precision["bfloat16"]
-            paired = exact.index.intersection(fast.index)
-            if len(paired) < 2:
+            pair = paired_by_run(by_precision["bfloat16"], by_precision["float32"])
+            if pair is None:
                 continue
-            difference = fast[paired] - exact[paired]
+            fast, exact = pair
+            difference = fast - exact
             rows.append({
-                "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
-                "float32": mean_sd(exact[paired]), "bfloat16": mean_sd(fast[paired]),
+                "pairing": configuration, "z1": z1, "z2": z2, "runs": len(difference),
+                "float32": mean_sd(exact), "bfloat16": mean_sd(fast),
                 "bfloat16 − float32": f"{difference.mean():+.2f} ± {difference.std():.2f}",
-                "run-to-run sd": f"{exact[paired].std():.2f}",
-                "p (paired)": f"{paired_t_p(fast[paired].to_numpy(), exact[paired].to_numpy()):.2g}",
+                "run-to-run sd": f"{exact.std():.2f}",
+                "p (paired)": f"{paired_t_p(fast.to_numpy(), exact.to_numpy()):.2g}",
             })
     if not rows:
         return pd.DataFrame({"pairing": ["all"], "measured": ["no cell has runs in both precisions yet"]}).set_index("pairing")
@@ -363,13 +372,13 @@ def pruning_ablation(profile: str) -> pd.DataFrame:
         if keys[True] == keys[False]:
             continue
         parts = {prune: cell[cell["m2"] == key].set_index("run") for prune, key in keys.items()}
-        paired = parts[True].index.intersection(parts[False].index)
-        if len(paired) < 2:
+        pair = paired_by_run(parts[True]["test accuracy"], parts[False]["test accuracy"])
+        if pair is None:
             continue
-        with_pruning, without = parts[True].loc[paired, "test accuracy"], parts[False].loc[paired, "test accuracy"]
+        with_pruning, without = pair
         difference = with_pruning - without
         rows.append({
-            "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
+            "pairing": configuration, "z1": z1, "z2": z2, "runs": len(difference),
             "coordinates kept": f"{int(parts[True]['M1 coordinates'].iloc[0])} of {int(parts[False]['M1 coordinates'].iloc[0])}",
             "pruned": mean_sd(with_pruning), "every coordinate": mean_sd(without),
             "pruned − every": f"{difference.mean():+.2f} ± {difference.std():.2f}",
@@ -500,18 +509,19 @@ def cost_reading(profile: str, runs: pd.DataFrame) -> str:
     full_text = f"the full protocol ({full.runs} runs, {full.schedule.epochs} epochs)"
     caveat = (" A unit's wall time includes training the cell's M1 where no earlier unit had, so these rates "
               "overstate M2's own cost.")
-    if len(per_cell) == 1:
-        return (
-            f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
-            f"({name(per_cell.idxmin())}, the one cell trained so far). At that rate {grid_text} are about "
-            f"{hours(low, setup.schedule.epochs)} hours of this machine, and {full_text} about {hours(low, full.schedule.epochs, scale)} hours." + caveat
-        )
+    single = len(per_cell) == 1
+    if single:
+        rates = f"{low:.1f} s ({name(per_cell.idxmin())}, the one cell trained so far)"
+    else:
+        rates = f"{low:.1f} s ({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())}), over the {len(per_cell)} cells trained so far"
+
+    def span(epochs: int, scale: float = 1.0) -> str:
+        return f"about {hours(low, epochs, scale)}" if single else f"{hours(low, epochs, scale)} to {hours(high, epochs, scale)}"
+
     return (
-        f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {low:.1f} s "
-        f"({name(per_cell.idxmin())}) to {high:.1f} s ({name(per_cell.idxmax())}), over the {len(per_cell)} cells "
-        f"trained so far. At those rates {grid_text} are {hours(low, setup.schedule.epochs)} to "
-        f"{hours(high, setup.schedule.epochs)} hours of this machine, and {full_text} "
-        f"{hours(low, full.schedule.epochs, scale)} to {hours(high, full.schedule.epochs, scale)} hours." + caveat
+        f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {rates}. "
+        f"At {'that rate' if single else 'those rates'} {grid_text} are {span(setup.schedule.epochs)} hours of this machine, "
+        f"and {full_text} {span(full.schedule.epochs, scale)} hours." + caveat
     )
 
 

@@ -71,7 +71,8 @@ def _train_joint_cell(profile: str, configuration: str, z1: int, z2: int, config
     fixed = {split: binarize_once(splits[split].images).expand(len(seeds), -1, -1) for split in ("valid", "test")}
 
     def predictions(a: VAE, b: M2, split: str) -> torch.Tensor:
-        return b.predict(a.posterior(fixed[split]).mean if a.latent == "normal" else a.posterior(fixed[split]).loc)
+        q = a.posterior(fixed[split])
+        return b.predict(q.mean if a.latent == "normal" else q.loc)
 
     def accuracy(a: VAE, b: M2, epoch: int) -> dict:
         return {split: (100 * (predictions(a, b, split) == splits[split].labels).double().mean(-1)).tolist() for split in ("valid", "test")}
@@ -111,16 +112,16 @@ def joint_ablation(profile: str, runs: pd.DataFrame, joint: pd.DataFrame | None 
     rows = []
     for (configuration, z1, z2), cell in (joint.groupby(["configuration", "z1", "z2"]) if not joint.empty else ()):
         frozen = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)].set_index("run")["test accuracy"]
-        together = cell.set_index("run")["test accuracy"]
-        paired = frozen.index.intersection(together.index)
-        if len(paired) < 2:
+        pair = table3.paired_by_run(cell.set_index("run")["test accuracy"], frozen)
+        if pair is None:
             continue
-        difference = together[paired] - frozen[paired]
+        together, frozen = pair
+        difference = together - frozen
         rows.append({
-            "pairing": configuration, "z1": z1, "z2": z2, "runs": len(paired),
-            "frozen M1 (Kingma)": table3.mean_sd(frozen[paired]), "joint M1 and M2": table3.mean_sd(together[paired]),
+            "pairing": configuration, "z1": z1, "z2": z2, "runs": len(difference),
+            "frozen M1 (Kingma)": table3.mean_sd(frozen), "joint M1 and M2": table3.mean_sd(together),
             "joint − frozen": f"{difference.mean():+.1f} ± {difference.std():.1f}",
-            "p (paired)": format_p(paired_t_p(together[paired].to_numpy(), frozen[paired].to_numpy())),
+            "p (paired)": format_p(paired_t_p(together.to_numpy(), frozen.to_numpy())),
         })
     if not rows:
         return pd.DataFrame({"pairing": ["all"], "measured": ["no cell has frozen and joint runs of the same seeds yet"]}).set_index("pairing")
