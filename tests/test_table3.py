@@ -164,3 +164,37 @@ def test_the_audit_line_gives_the_range_of_what_matching_adds(tiny):
     runs = table3.table3_runs("smoke", [("N+N", 5, 5), ("S+N", 5, 5)])
     gains = table3.matching_table("smoke", runs)["Hungarian − argmax"].map(lambda text: float(text.split(" ")[0]))
     assert table3.matching_summary("smoke", runs) == f"{gains.min():+.2f} to {gains.max():+.2f} points of test accuracy over 2 cells (4 runs, 1 M2 epochs)"
+
+
+def test_an_m1_is_trained_once_and_its_codes_come_back_from_its_stored_parameters(monkeypatch, tmp_path):
+    """The codes recomputed from the committed parameters equal those kept after training, and
+    recomputing them trains nothing."""
+    monkeypatch.setenv("HVAE_RESULTS_DIR", str(tmp_path))
+    first = table3.m1_codes("smoke", "S-VAE", 3)
+    config = table3.run_config({"model": "S-VAE", "d": 3}, table3.m1_protocol("smoke", "S+S"), table3.table1.PROFILES[table3.PROFILES["smoke"].m1_profile].data())
+    assert table3.m1_parameters_path("smoke", config).exists()
+    for codes in (table3.m1_store("smoke").folder / "codes").glob("*.pt"):
+        codes.unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("M1 was retrained although its parameters are stored")
+
+    monkeypatch.setattr(table3, "run_vae", no_training)
+    again = table3.m1_codes("smoke", "S-VAE", 3)
+    for split in table3.SPLITS:
+        assert torch.equal(first[split].loc, again[split].loc) and torch.equal(first[split].scale, again[split].scale)
+
+
+def test_the_cost_reading_uses_m2s_own_time_and_names_cells_timed_with_their_m1():
+    """A cell with M2's own time is read from it; a cell without it falls back on the unit's
+    wall time (M1 included) and is named in the caveat."""
+    runs = pd.DataFrame({
+        "configuration": ["N+N", "N+N", "S+N", "S+N"], "z1": [5] * 4, "z2": [5] * 4, "run": [0, 1, 0, 1],
+        "epochs": [100] * 4, "ensemble_runs": [2] * 4, "wall_s": [900.0, 900.0, 1500.0, 1500.0],
+        table3.M2_WALL_S: [600.0, 600.0, np.nan, np.nan],
+    })
+    text = table3.cost_reading("cpu", runs)
+    assert "12.0 s (N+N at z1 = 5, z2 = 5) to 30.0 s (S+N at z1 = 5, z2 = 5)" in text
+    assert "The rate of S+N at z1 = 5, z2 = 5 is its unit's wall time" in text
+    timed = runs.assign(**{table3.M2_WALL_S: 600.0})
+    assert "unit's wall time" not in table3.cost_reading("cpu", timed)

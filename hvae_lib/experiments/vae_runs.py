@@ -100,6 +100,15 @@ class TrainedRuns:
     config: dict[str, Any]
 
 
+def protocol_vae(x_dim: int, latent: str, d: int, init_seeds: Sequence[int], protocol: VAEProtocol) -> VAE:
+    """The untrained ensemble ``protocol`` specifies (architecture, likelihood, sampler), run r
+    initialised from ``init_seeds[r]``: also the shell a stored run's parameters are loaded into."""
+    return VAE.from_seeds(
+        x_dim, latent, d, init_seeds, hidden=protocol.hidden, likelihood=protocol.likelihood,
+        noise_scale=protocol.noise_scale, circle_sampler=protocol.circle_sampler, activation=protocol.activation,
+    )
+
+
 def run_vae(
     store: RunStore,
     identity: Mapping[str, Any],
@@ -136,11 +145,7 @@ def run_vae(
         init, train, evaluation, streams = zip(*plans)
         if len({tuple(sorted(s)) for s in streams}) > 1:
             raise ValueError(f"the runs of one ensemble must give the same streams their own seeds, got {streams}")
-        model = VAE.from_seeds(
-            train_x.shape[1], latent, d, init, hidden=protocol.hidden,
-            likelihood=protocol.likelihood, noise_scale=protocol.noise_scale, circle_sampler=protocol.circle_sampler,
-            activation=protocol.activation,
-        ).to(target)
+        model = protocol_vae(train_x.shape[1], latent, d, init, protocol).to(target)
         fixed = binary and protocol.binarization == "fixed"
         images = binarize_once(train_x, TRAIN_BINARIZATION_SEED) if fixed else train_x
         valid = binarize_once(valid_x, VALIDATION_BINARIZATION_SEED) if fixed else valid_x
