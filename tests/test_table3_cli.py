@@ -2,8 +2,10 @@
 
 import pandas as pd
 import pytest
+import torch
 
 from hvae_lib.experiments import table3
+from hvae_lib.training.m2_training import Codes
 
 
 @pytest.fixture
@@ -43,3 +45,18 @@ def test_no_prune_flag_reaches_the_runs(monkeypatch):
     monkeypatch.setattr(table3, "table3_runs", fake_runs)
     table3.main(["cpu", "--configurations", "N+N", "--z1", "50", "--z2", "50", "--no-prune"])
     assert seen["prune"] is False
+
+
+def test_m1_only_trains_each_m1_the_cells_need_once_and_no_m2(monkeypatch, trained):
+    seen = []
+
+    def fake_codes(profile, model, z1, protocol=None):
+        seen.append((model, z1, protocol == table3.m1_protocol("cpu", "N+N")))
+        return {"train": Codes("normal", torch.zeros(3, z1), torch.ones(3, z1))}
+
+    monkeypatch.setattr(table3, "m1_codes", fake_codes)
+    table3.main(["cpu", "--configurations", "S+S", "S+N", "N+N", "--z1", "5", "--z2", "5", "10", "--m1-only"])
+    assert seen == [("S-VAE", 5, True), ("N-VAE", 5, True)] and trained == []
+    seen.clear()
+    table3.main(["cpu", "--anchor", "--m1-only"])
+    assert seen == [("N-VAE", 50, False)]

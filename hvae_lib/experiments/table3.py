@@ -688,10 +688,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training (the profile's by default): the precision ablation")
     parser.add_argument("--anchor", action="store_true", help=f"train only the anchor ({ANCHOR}, z1 = z2 = 50)")
     parser.add_argument("--no-prune", action="store_true", help="keep every coordinate of a normal M1: the pruning ablation")
+    parser.add_argument("--m1-only", action="store_true", help="train (or restore from their parameters) the M1s the chosen cells need, and no M2: a unit of its own")
     args = parser.parse_args(argv)
     setup = PROFILES[args.profile]
     cells = [(ANCHOR, 50, 50)] if args.anchor else [(c, z1, z2) for c in args.configurations for z1 in args.z1 or setup.z1s for z2 in args.z2 or setup.z2s]
     start = time.perf_counter()
+    if args.m1_only:
+        for model, z1, protocol in dict.fromkeys((CONFIGURATIONS[c][0], z1, m1_protocol(args.profile, c)) for c, z1, _ in cells):
+            codes = m1_codes(args.profile, model, z1, protocol)
+            print(f"M1 {model} at d = {z1}: codes of dimension {codes['train'].dim} for {len(codes['train'])} training images", flush=True)
+        print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
+        return
     frame = table3_runs(args.profile, cells, args.precision, prune=not args.no_prune)
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
