@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from hvae_lib.results import EARLIER_WALL_S, RunStore, git_commit
+from hvae_lib.results import provenance
 from hvae_lib.results.store import run_key
 
 
@@ -99,3 +100,21 @@ def test_provenance_summary(tmp_path):
 def test_git_commit_names_this_checkout():
     commit = git_commit()
     assert commit == "unknown" or len(commit.removesuffix("-dirty")) == 10
+
+
+@pytest.mark.parametrize("flags, native", [("fpu sse2 avx2 avx512f avx512_bf16", True), ("fpu sse2 avx2 amx_bf16", True), ("fpu sse2 avx2 avx512f", False)])
+def test_bfloat16_is_native_only_with_its_instructions_and_units_fall_back_to_float32(monkeypatch, tmp_path, flags, native):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    real_path = provenance.Path
+    monkeypatch.setattr(provenance, "Path", lambda p: cpuinfo if p == "/proc/cpuinfo" else real_path(p))
+    monkeypatch.setattr(provenance.torch.cuda, "is_available", lambda: False)
+    provenance.native_bfloat16.cache_clear(), provenance.cpu_model.cache_clear()
+    try:
+        assert provenance.native_bfloat16() is native
+        assert provenance.training_precision("bfloat16") == ("bfloat16" if native else "float32")
+        assert provenance.training_precision("float32") == "float32"
+        assert provenance.device_name("cpu").startswith("CPU Test CPU 9000 (")
+        assert ("AVX-512 BF16" in provenance.device_name("cpu")) is native
+    finally:
+        provenance.native_bfloat16.cache_clear(), provenance.cpu_model.cache_clear()

@@ -76,7 +76,7 @@ def test_every_setting_enters_the_cell_key(monkeypatch):
         monkeypatch.undo()
 
 
-def test_the_precision_ablation_pairs_runs_and_the_chapter_reads_only_the_profiles_precision(tiny, monkeypatch):
+def test_the_precision_ablation_pairs_runs_and_the_chapter_prefers_the_profiles_precision(tiny, monkeypatch):
     assert "no cell has runs in both precisions" in table3.precision_ablation("smoke").to_string()
     exact = table3.table3_runs("smoke", [("N+N", 5, 5)])
     fast = table3.table3_runs("smoke", [("N+N", 5, 5)], precision="bfloat16")
@@ -84,6 +84,9 @@ def test_the_precision_ablation_pairs_runs_and_the_chapter_reads_only_the_profil
     monkeypatch.setitem(table3.TRAINS_HERE, "smoke", False)
     shown = table3.chapter_runs("smoke")
     assert len(shown) == 2 and (shown["precision"] == "float32").all()
+    table3.table3_runs("smoke", [("S+N", 5, 5)], precision="bfloat16")  # a cell trained only in the other precision counts
+    shown = table3.chapter_runs("smoke").set_index(["configuration", "run"])["precision"]
+    assert shown.to_dict() == {("N+N", 0): "float32", ("N+N", 1): "float32", ("S+N", 0): "bfloat16", ("S+N", 1): "bfloat16"}
     ablation = table3.precision_ablation("smoke")
     assert ablation.index.tolist() == [("N+N", 5, 5)] and ablation["runs"].tolist() == [2]
     difference = (fast["test accuracy"] - exact["test accuracy"]).mean()
@@ -126,6 +129,9 @@ def test_status_counts_complete_cells_and_names_the_budget():
     runs = pd.DataFrame(rows, columns=["configuration", "z1", "z2", "run"]).assign(**{"test accuracy": 90.0})
     assert "Cells with all their runs: 1 of 27; with at least one run: 2; the anchor has 1 of" in table3.status("cpu", runs)
     assert table3.status("full", runs).startswith("Profile **full** is the full protocol")
+    assert "instead of" not in table3.status("cpu", runs.assign(precision="bfloat16"))
+    mixed = runs.assign(precision=["bfloat16"] * (len(runs) - 1) + ["float32"])
+    assert f"1 of the {len(runs)} runs trained M2 in float32 instead of bfloat16" in table3.status("cpu", mixed)
 
 
 def test_each_run_stores_its_test_confusion_and_matching_only_adds(tiny):

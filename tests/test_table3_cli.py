@@ -60,3 +60,19 @@ def test_m1_only_trains_each_m1_the_cells_need_once_and_no_m2(monkeypatch, train
     seen.clear()
     table3.main(["cpu", "--anchor", "--m1-only"])
     assert seen == [("N-VAE", 50, False)]
+
+
+@pytest.mark.parametrize("native, expected", [(True, "bfloat16"), (False, "float32")])
+def test_a_unit_trains_in_float32_where_the_cpu_lacks_native_bfloat16(monkeypatch, native, expected):
+    seen = {}
+
+    def fake_runs(profile, chosen, precision, prune=True):
+        seen["precision"] = precision
+        return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"])
+
+    monkeypatch.setattr(table3, "table3_runs", fake_runs)
+    monkeypatch.setattr(table3, "training_precision", lambda preferred: preferred if native else "float32")
+    table3.main(["cpu", "--configurations", "N+N", "--z1", "5", "--z2", "5"])
+    assert table3.PROFILES["cpu"].schedule.precision == "bfloat16" and seen["precision"] == expected
+    table3.main(["cpu", "--configurations", "N+N", "--z1", "5", "--z2", "5", "--precision", "bfloat16"])
+    assert seen["precision"] == "bfloat16"

@@ -23,6 +23,7 @@ import pandas as pd
 from hvae_lib import stats
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol
+from hvae_lib.results import training_precision
 
 ABLATION_DIMS = (10,)
 CLOSED_FORM_DIMS = (2,)
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("profile", choices=tuple(table1.PROFILES))
     parser.add_argument("--dims", type=int, nargs="+", default=list(ABLATION_DIMS))
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (float32 where the CPU lacks native bfloat16)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (default: the profile's, float32 where the CPU lacks native bfloat16)")
     args = parser.parse_args(argv)
+    args.precision = args.precision or training_precision(table1.PROFILES[args.profile].protocol.schedule.precision)
     start = time.perf_counter()
     frame = gradient_runs(args.profile, tuple(args.dims), args.runs, precision=args.precision)
     print(frame[["gradient", "d", "run", "LL", "ELBO", "epochs", "best_epoch"]].to_string(index=False))

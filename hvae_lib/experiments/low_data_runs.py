@@ -30,6 +30,7 @@ import pandas as pd
 
 from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol
+from hvae_lib.results import training_precision
 
 FRACTIONS = (0.1, 0.3)
 DEFECT_FRACTION = 0.1
@@ -117,8 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", choices=tuple(table1.MODELS))
     parser.add_argument("--defect", choices=DEFECTS)
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (float32 where the CPU lacks native bfloat16)")
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (default: the profile's, float32 where the CPU lacks native bfloat16)")
     args = parser.parse_args(argv)
+    args.precision = args.precision or training_precision(table1.PROFILES[args.profile].protocol.schedule.precision)
     start = time.perf_counter()
     if args.defect:
         frame = defect_runs(args.profile, args.defect, tuple(args.dims) if args.dims else DEFECT_DIMS, args.runs, precision=args.precision)

@@ -37,7 +37,7 @@ from hvae_lib.experiments.vae_runs import (
     store_latent_codes,
 )
 from hvae_lib.plotting import COLORS
-from hvae_lib.results import RunStore
+from hvae_lib.results import RunStore, training_precision
 from hvae_lib.stats import holm, welch_p
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -529,12 +529,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dims", type=int, nargs="+")
     parser.add_argument("--models", nargs="+", choices=tuple(MODELS))
     parser.add_argument("--runs", type=int)
-    parser.add_argument("--precision", choices=("float32", "bfloat16"))
+    parser.add_argument("--precision", choices=("float32", "bfloat16"), help="training matmuls (default: the profile's, float32 where the CPU lacks native bfloat16)")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training images (the low-data regime)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     frame = table1_runs(
-        args.profile, tuple(args.dims) if args.dims else None, args.precision, args.runs,
+        args.profile, tuple(args.dims) if args.dims else None, args.precision or training_precision(PROFILES[args.profile].protocol.schedule.precision), args.runs,
         tuple(args.models) if args.models else None, args.fraction,
     )
     print(frame[["model", "d", "run", "LL", "ELBO", "epochs", "best_epoch"]].to_string(index=False))

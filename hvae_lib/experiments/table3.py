@@ -41,7 +41,7 @@ from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, device, protocol_vae, run_config, run_seeds, run_vae
 from hvae_lib.models.m2 import M2, M2_PRECISIONS
 from hvae_lib.plotting import CYCLE
-from hvae_lib.results import RunStore
+from hvae_lib.results import RunStore, training_precision
 from hvae_lib.stats import format_p, holm, paired_t_p, welch_p
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
@@ -341,13 +341,18 @@ def chapter_runs(profile: str) -> pd.DataFrame:
 
 
 def stored_runs(profile: str) -> pd.DataFrame:
-    """The runs stored under ``profile`` with its own settings (its precision, its pruning),
-    nothing trained."""
+    """The runs stored under ``profile`` with its own settings (its pruning, and its precision
+    or the other of ``M2_PRECISIONS``: a CPU without native bfloat16 trains M2 in float32, and
+    the precision check finds the two equal), nothing trained; where a run was trained in both
+    precisions, the profile's own is kept."""
     frame = table3_store(profile).frame()
     if frame.empty:
         return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
-    own = [row.m2 == cell_config(profile, row.configuration, row.z1, row.z2)["m2"] for row in frame.itertuples()]
-    return frame[own].reset_index(drop=True)
+    own = [row.m2 in {cell_config(profile, row.configuration, row.z1, row.z2, p)["m2"] for p in M2_PRECISIONS} for row in frame.itertuples()]
+    found = frame[own]
+    other = pd.Series([row.precision != cell_schedule(profile, row.configuration)[0].precision for row in found.itertuples()], index=found.index, dtype=bool)
+    kept = found.assign(_other=other).sort_values("_other", kind="stable").drop_duplicates(["configuration", "z1", "z2", "run"])
+    return kept.drop(columns="_other").sort_index().reset_index(drop=True)
 
 
 def paired_by_run(treated: pd.Series, control: pd.Series) -> tuple[pd.Series, pd.Series] | None:
@@ -442,10 +447,16 @@ def status(profile: str, runs: pd.DataFrame) -> str:
     budget = "the full protocol" if profile == "full" else f"a reduced budget ({setup.schedule.epochs} M2 epochs; the full protocol trains {full.schedule.epochs})"
     anchor = int((runs["configuration"] == ANCHOR).sum()) if not runs.empty else 0
     anchor_text = f"the anchor has {anchor} of {setup.runs} runs" if anchor else "the anchor has not run yet"
+    other = runs[runs["precision"] != setup.schedule.precision] if "precision" in runs else runs.iloc[:0]
+    precision_text = (
+        f" {len(other)} of the {len(runs)} runs trained M2 in {', '.join(sorted(other['precision'].unique()))} instead of "
+        f"{setup.schedule.precision}, on a CPU without native bfloat16 (the precision check finds the two equal)."
+        if len(other) else ""
+    )
     return (
         f"Profile **{profile}** is {budget}, {setup.runs} runs per cell with M1 trained under Table 1's "
         f"**{setup.m1_profile}** protocol. Cells with all their runs: {complete} of {len(grid)}; with at "
-        f"least one run: {len(done)}; {anchor_text}."
+        f"least one run: {len(done)}; {anchor_text}." + precision_text
     )
 
 
@@ -685,7 +696,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--configurations", nargs="+", choices=tuple(CONFIGURATIONS), default=[c for c in CONFIGURATIONS if c != ANCHOR])
     parser.add_argument("--z1", type=int, nargs="+")
     parser.add_argument("--z2", type=int, nargs="+")
-    parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training (the profile's by default): the precision ablation")
+    parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training: the precision ablation (default: the profile's, float32 where the CPU lacks native bfloat16)")
     parser.add_argument("--anchor", action="store_true", help=f"train only the anchor ({ANCHOR}, z1 = z2 = 50)")
     parser.add_argument("--no-prune", action="store_true", help="keep every coordinate of a normal M1: the pruning ablation")
     parser.add_argument("--m1-only", action="store_true", help="train (or restore from their parameters) the M1s the chosen cells need, and no M2: a unit of its own")
@@ -699,7 +710,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"M1 {model} at d = {z1}: codes of dimension {codes['train'].dim} for {len(codes['train'])} training images", flush=True)
         print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
         return
-    frame = table3_runs(args.profile, cells, args.precision, prune=not args.no_prune)
+    precision = args.precision or training_precision(cell_schedule(args.profile, cells[0][0])[0].precision)
+    frame = table3_runs(args.profile, cells, precision, prune=not args.no_prune)
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy", "M1 coordinates"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 

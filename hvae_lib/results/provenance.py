@@ -14,11 +14,48 @@ _PROJECT = Path(__file__).resolve().parents[2]
 
 
 def device_name(device: torch.device | str | None = None) -> str:
-    """A human-readable name of ``device`` (default: CUDA if available, else the CPU)."""
+    """A human-readable name of ``device`` (default: CUDA if available, else the CPU): for a CPU
+    its model, cores and vector instructions, e.g. "CPU AMD EPYC (2 cores, AVX2)", since wall
+    times on two CPUs of the same architecture differ several-fold."""
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU {platform.machine()} ({os.cpu_count()} cores)"
+    vector = "AVX-512 BF16" if native_bfloat16() else torch.backends.cpu.get_cpu_capability()
+    return f"CPU {cpu_model()} ({os.cpu_count()} cores, {vector})"
+
+
+def _cpu_field(name: str) -> str | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or its architecture where that is unreadable."""
+    return _cpu_field("model name") or platform.processor() or platform.machine()
+
+
+@functools.cache
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (AVX-512 BF16 or AMX). Where it
+    does not, torch emulates them and float32 is the faster choice (measured on an AVX2 EPYC: one
+    M2 minibatch 733 ms in bfloat16, 235 ms in float32; on AVX-512 BF16 the two were within 5%
+    and Table 1's bfloat16 step was 3x faster)."""
+    flags = (_cpu_field("flags") or "").split()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def training_precision(preferred: str) -> str:
+    """``preferred`` (a profile's training precision) where this CPU computes it natively, else
+    float32: the precision a unit trains in when its command line does not name one."""
+    return preferred if preferred != "bfloat16" or torch.cuda.is_available() or native_bfloat16() else "float32"
 
 
 @functools.cache
