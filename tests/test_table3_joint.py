@@ -87,8 +87,18 @@ def test_the_audit_line_reads_stored_runs_only(tiny, monkeypatch):
 
 def test_the_command_line_trains_the_chosen_pairings_only(monkeypatch):
     chosen = []
-    monkeypatch.setattr(table3_joint, "joint_runs", lambda profile, cells: chosen.append(cells) or pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy"]))
+    monkeypatch.setattr(table3_joint, "joint_runs", lambda profile, cells, precision: chosen.append((cells, precision)) or pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy"]))
+    monkeypatch.setattr(table3_joint, "training_precision", lambda preferred: "float32")
     table3_joint.main(["cpu", "--configurations", "N+N"])
-    assert chosen == [(("N+N", 5, 5),)]
+    assert chosen == [((("N+N", 5, 5),), "float32")]
     with pytest.raises(SystemExit):
         table3_joint.main(["cpu", "--configurations", "S+S"])
+
+
+def test_stored_joint_runs_of_either_precision_are_read_preferring_the_profiles(tiny, monkeypatch):
+    cells = (("N+N", 5, 5),)
+    fast = table3_joint.joint_runs("smoke", cells, precision="bfloat16")
+    read = table3_joint.joint_runs("smoke", cells, train=False)
+    assert (read["precision"] == "bfloat16").all() and read["test accuracy"].tolist() == fast["test accuracy"].tolist()
+    table3_joint.joint_runs("smoke", cells)
+    assert (table3_joint.joint_runs("smoke", cells, train=False)["precision"] == "float32").all()

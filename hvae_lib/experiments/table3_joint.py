@@ -20,9 +20,9 @@ import torch
 
 from hvae_lib.experiments import table1, table3
 from hvae_lib.experiments.vae_runs import _digest, binarize_once, run_seeds
-from hvae_lib.models.m2 import M2
+from hvae_lib.models.m2 import M2, M2_PRECISIONS
 from hvae_lib.models.vae import VAE
-from hvae_lib.results import RunStore
+from hvae_lib.results import RunStore, training_precision
 from hvae_lib.stats import format_p, paired_t_p
 from hvae_lib.training.joint_m1m2 import train_joint_m1m2
 
@@ -35,11 +35,11 @@ def joint_store(profile: str) -> RunStore:
     return RunStore("table3_joint", profile)
 
 
-def joint_config(profile: str, configuration: str, z1: int, z2: int) -> dict:
+def joint_config(profile: str, configuration: str, z1: int, z2: int, precision: str | None = None) -> dict:
     """The cache key of a jointly trained cell: the frozen cell's pairing, sizes and labels,
     M2's schedule and width, and in place of the frozen M1's key the joint M1's architecture and
     its images (Table 1's data settings)."""
-    schedule, hidden = table3.cell_schedule(profile, configuration)
+    schedule, hidden = table3.cell_schedule(profile, configuration, precision)
     protocol = table3.m1_protocol(profile, configuration)
     model = table3.CONFIGURATIONS[configuration][0]
     return {
@@ -55,11 +55,11 @@ def _m1_seed(identity: dict, seed: int) -> int:
     return run_seeds({**identity, "M1": "joint"}, seed)[0]
 
 
-def _train_joint_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, seeds: list[int]) -> list[dict]:
+def _train_joint_cell(profile: str, configuration: str, z1: int, z2: int, config: dict, seeds: list[int], precision: str | None = None) -> list[dict]:
     setup = table3.PROFILES[profile]
     model, latent = table3.CONFIGURATIONS[configuration]
     protocol = table3.m1_protocol(profile, configuration)
-    schedule, hidden = table3.cell_schedule(profile, configuration)
+    schedule, hidden = table3.cell_schedule(profile, configuration, precision)
     splits = table3.m1_splits(profile)
     train_labels = splits["train"].labels
     labelled, unlabelled = table3.label_split(train_labels, setup.labels, seeds)
@@ -86,19 +86,28 @@ def _train_joint_cell(profile: str, configuration: str, z1: int, z2: int, config
     return [{"test accuracy": last["test"][r], "valid accuracy": last["valid"][r], "epochs": schedule.epochs, "precision": schedule.precision} for r in range(len(seeds))]
 
 
-def joint_runs(profile: str, cells: tuple[tuple[str, int, int], ...] | None = None, train: bool = True) -> pd.DataFrame:
-    """Every run of the jointly trained ``cells`` (the profile's ``JOINT_CELLS``), trained where
-    missing, or with ``train=False`` only those stored; one row per run."""
+def joint_runs(profile: str, cells: tuple[tuple[str, int, int], ...] | None = None, train: bool = True, precision: str | None = None) -> pd.DataFrame:
+    """Every run of the jointly trained ``cells`` (the profile's ``JOINT_CELLS``), M2 in
+    ``precision`` (the profile's by default), trained where missing; or with ``train=False``
+    only those stored, in either precision (the profile's kept where a run has both, as
+    ``table3.stored_runs``); one row per run."""
     store, runs = joint_store(profile), list(range(table3.PROFILES[profile].runs))
     frames = []
     for configuration, z1, z2 in cells or JOINT_CELLS[profile]:
-        config = joint_config(profile, configuration, z1, z2)
         if train:
-            records = store.run_ensemble(config, runs, lambda missing, c=configuration, a=z1, b=z2, k=config: _train_joint_cell(profile, c, a, b, k, missing))
+            config = joint_config(profile, configuration, z1, z2, precision)
+            records = store.run_ensemble(config, runs, lambda missing, c=configuration, a=z1, b=z2, k=config: _train_joint_cell(profile, c, a, b, k, missing, precision))
         else:
-            records = [r for r in (store.get(config, seed) for seed in runs) if r is not None]
+            own = table3.cell_schedule(profile, configuration)[0].precision
+            configs = [joint_config(profile, configuration, z1, z2, p) for p in (own, *(p for p in M2_PRECISIONS if p != own))]
+            records = [r for r in (_first_stored(store, configs, seed) for seed in runs) if r is not None]
         frames.append(pd.DataFrame([{**r["config"], "run": r["seed"], **r["metrics"], "wall_s": r["provenance"]["wall_s"]} for r in records]))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _first_stored(store: RunStore, configs: list[dict], seed: int) -> dict | None:
+    """Run ``seed`` of the first of ``configs`` that has it stored, or None."""
+    return next((record for record in (store.get(config, seed) for config in configs) if record is not None), None)
 
 
 def joint_ablation(profile: str, runs: pd.DataFrame, joint: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -149,12 +158,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("profile", choices=tuple(table3.PROFILES))
     parser.add_argument("--configurations", nargs="+", help="train only the profile's joint cells of these pairings")
+    parser.add_argument("--precision", choices=M2_PRECISIONS, help="M2's precision in training (default: the profile's, float32 where the CPU lacks native bfloat16)")
     args = parser.parse_args(argv)
     cells = tuple(cell for cell in JOINT_CELLS[args.profile] if args.configurations is None or cell[0] in args.configurations)
     if not cells:
         parser.error(f"profile {args.profile} trains no joint cell of {args.configurations}; its cells are {JOINT_CELLS[args.profile]}")
     start = time.perf_counter()
-    frame = joint_runs(args.profile, cells)
+    frame = joint_runs(args.profile, cells, precision=args.precision or training_precision(table3.cell_schedule(args.profile, cells[0][0])[0].precision))
     print(frame[["configuration", "z1", "z2", "run", "test accuracy", "valid accuracy"]].to_string(index=False))
     print(f"wall time {time.perf_counter() - start:.0f} s", flush=True)
 
