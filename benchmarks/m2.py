@@ -16,7 +16,10 @@ Adam) and reports steps per second and seconds per epoch (100 steps):
   compute; the softplus of the two (R, 5000, 500) hidden layers is left out, so even the
   floor's speed is not reachable.
 
-Usage: python benchmarks/m2.py [--steps 10] [--runs 3]
+Usage: python benchmarks/m2.py [--steps 10] [--runs 3] [--name cpu]
+
+``--name`` names the files written under ``results/benchmarks/m2/`` (``cpu`` by default; e.g.
+``cpu-avx2`` for a CPU without native bfloat16, kept beside the first machine's).
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--name", default="cpu", help="the name of the CSV and JSON written under results/benchmarks/m2/")
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = []
@@ -136,9 +140,9 @@ def main() -> None:
     }).to_string(float_format=lambda v: f"{v:.2f}"))
     out = results_dir() / "benchmarks" / "m2"
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "cpu.csv", index=False, float_format="%.2f")
+    table.to_csv(out / f"{args.name}.csv", index=False, float_format="%.2f")
     meta = {**environment("cpu"), "runs": args.runs, "steps": args.steps, "threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d")}
-    (out / "cpu.json").write_text(json.dumps(meta, indent=1))
+    (out / f"{args.name}.json").write_text(json.dumps(meta, indent=1))
 
 
 if __name__ == "__main__":
