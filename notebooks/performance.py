@@ -103,6 +103,22 @@ Markdown(
 table(performance.m2_table(m2_frame), "seconds per M2 epoch of 3 runs; the engine (bfloat16) against the concatenated formulation and the share of each floor's speed it reaches")
 
 # %% [markdown]
+# ### On a CPU without native bfloat16
+#
+# bfloat16 pays only where the CPU multiplies it in hardware (AVX-512 BF16 or AMX). The same
+# benchmark on a second 2-core machine whose CPU has AVX2 only, where torch emulates bfloat16:
+
+# %% tags=["remove-input"]
+avx2_frame, avx2_meta = performance.m2_benchmark("cpu-avx2")
+display(Markdown(performance.m2_precision_reading(m2_frame, m2_meta) + "\n\n" + performance.m2_precision_reading(avx2_frame, avx2_meta)))
+table(performance.m2_table(avx2_frame), "seconds per M2 epoch of 3 runs on a CPU with AVX2 only; columns as in the table above")
+
+# %% [markdown]
+# The library therefore trains in float32 wherever the CPU lacks native bfloat16
+# (`hvae_lib.results.training_precision`), and every run records the CPU model and its vector
+# instructions with its wall time.
+
+# %% [markdown]
 # ## The vMF sampler and KL
 #
 # `benchmarks/vmf.py` times, in one run and for a batch of $10^5$ draws, the book's `rsample`

@@ -122,6 +122,20 @@ def test_m2_table_gives_seconds_per_epoch_and_ratios_against_the_stored_rows():
     assert row["speed-up"] == "3.5x" and row["of float32 floor"] == "1.00" and row["of bfloat16 floor"] == "0.25"
 
 
+def test_the_precision_reading_says_which_precision_is_faster_on_each_machine():
+    meta = {"device": "CPU X (2 cores, AVX2)", "threads": 2, "torch": "2.14.1", "date": "2026-12-04"}
+
+    def frame(bf16: float, fp32: float, floor16: float, floor32: float) -> pd.DataFrame:
+        rows = [("engine (bfloat16)", bf16), ("engine (float32)", fp32), ("floor (bfloat16)", floor16), ("floor (float32)", floor32)]
+        return pd.DataFrame([(5, "normal 5", m, ms) for m, ms in rows], columns=["M1 code", "z2", "method", "ms_per_step"])
+
+    emulated = performance.m2_precision_reading(frame(800.0, 200.0, 1000.0, 100.0), meta)
+    assert "takes 20.0 s per epoch in float32 and 80.0 s in bfloat16: bfloat16 is 4.0x slower, its matrix products alone 10.0x slower" in emulated
+    assert emulated.startswith("Measured on CPU X (2 cores, AVX2) with 2 threads (torch 2.14.1, 2026-12-04)")
+    native = performance.m2_precision_reading(frame(80.0, 160.0, 20.0, 80.0), meta)
+    assert "bfloat16 is 2.0x faster, its matrix products alone 4.0x" in native
+
+
 def _ensemble_frame(engine: float, replaced: float, floor32: float, floor16: float) -> pd.DataFrame:
     rows = []
     for latent in ("normal", "vmf"):

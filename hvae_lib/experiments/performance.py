@@ -120,6 +120,30 @@ def m2_table(frame: pd.DataFrame, steps_per_epoch: int = 100) -> pd.DataFrame:
     return table
 
 
+def m2_precision_reading(frame: pd.DataFrame, meta: dict, steps_per_epoch: int = 100) -> str:
+    """What bfloat16 buys M2 on the machine of ``frame``: the engine's seconds per epoch in each
+    precision over the benchmark's cells and how many times faster one is than the other, and the
+    same ratio for the floors (the matrix products alone)."""
+    wide = frame.pivot_table(index=["M1 code", "z2"], columns="method", values="ms_per_step", sort=False)
+    engine = wide["engine (float32)"] / wide["engine (bfloat16)"]
+    floor = wide["floor (float32)"] / wide["floor (bfloat16)"]
+
+    def span(series: pd.Series, scale: float = 1.0, unit: str = "") -> str:
+        low, high = series.min() * scale, series.max() * scale
+        return f"{low:.1f}{unit}" if f"{low:.1f}" == f"{high:.1f}" else f"{low:.1f}-{high:.1f}{unit}"
+
+    epoch = steps_per_epoch / 1000
+    seconds = f"{span(wide['engine (float32)'], epoch)} s per epoch in float32 and {span(wide['engine (bfloat16)'], epoch)} s in bfloat16"
+    if (engine > 1).all():
+        verdict = f"bfloat16 is {span(engine, unit='x')} faster, its matrix products alone {span(floor, unit='x')}"
+    elif (engine < 1).all():
+        verdict = (f"bfloat16 is {span(1 / engine, unit='x')} slower, its matrix products alone {span(1 / floor, unit='x')} slower: "
+                   "this CPU emulates bfloat16, and float32 is the precision to train in")
+    else:
+        verdict = f"bfloat16 is faster in some cells and slower in others (float32 / bfloat16 time {span(engine, unit='x')})"
+    return f"Measured on {meta['device']} with {meta['threads']} threads (torch {meta['torch']}, {meta['date']}), the engine takes {seconds}: {verdict}."
+
+
 # The vMF sampler and KL (benchmarks/vmf.py).
 
 
