@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from hvae_lib.results import EARLIER_WALL_S, RunStore, git_commit
+from hvae_lib.results import EARLIER_WALL_S, RunStore, git_commit, one_per_run
 from hvae_lib.results import provenance
 from hvae_lib.results.store import run_key
 
@@ -118,3 +118,15 @@ def test_bfloat16_is_native_only_with_its_instructions_and_units_fall_back_to_fl
         assert ("AVX-512 BF16" in provenance.device_name("cpu")) is native
     finally:
         provenance.native_bfloat16.cache_clear(), provenance.cpu_model.cache_clear()
+
+
+def test_one_per_run_keeps_the_preferred_row_of_each_run_and_the_order():
+    frame = pd.DataFrame({
+        "model": ["N", "N", "S", "S", "S"], "run": [0, 0, 0, 1, 1],
+        "precision": ["float32", "bfloat16", "float32", "float32", "bfloat16"], "LL": [1.0, 2.0, 3.0, 4.0, 5.0],
+    }, index=[10, 11, 12, 13, 14])
+    kept = one_per_run(frame, ["model", "run"], frame["precision"] == "bfloat16")
+    assert kept.index.tolist() == [11, 12, 14]
+    assert kept["LL"].tolist() == [2.0, 3.0, 5.0]
+    none_preferred = one_per_run(frame, ["model", "run"], frame["precision"] == "float16")
+    assert none_preferred.index.tolist() == [10, 12, 13]

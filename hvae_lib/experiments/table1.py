@@ -37,7 +37,7 @@ from hvae_lib.experiments.vae_runs import (
     store_latent_codes,
 )
 from hvae_lib.plotting import COLORS
-from hvae_lib.results import RunStore, training_precision
+from hvae_lib.results import RunStore, one_per_run, training_precision
 from hvae_lib.stats import holm, welch_p
 from hvae_lib.training.vae_training import TrainingSchedule
 
@@ -191,8 +191,7 @@ def stored_runs(profile: str, fraction: float = 1.0, protocol: VAEProtocol | Non
         tags.setdefault(run_config({}, variant, setup.data())["protocol"], precision)
     data = run_config({}, protocol, setup.data())["data"]
     found = frame[frame["protocol"].isin(tags) & (frame["data"] == data)].assign(precision=lambda f: f["protocol"].map(tags))
-    preference = found["precision"] != protocol.schedule.precision
-    return found.assign(_other=preference).sort_values("_other", kind="stable").drop_duplicates(["model", "d", "run"]).drop(columns="_other").sort_index()
+    return one_per_run(found, ["model", "d", "run"], found["precision"] == protocol.schedule.precision)
 
 
 def run_artifact(profile: str, run, name: str) -> Path:

@@ -41,7 +41,7 @@ from hvae_lib.experiments import table1
 from hvae_lib.experiments.vae_runs import VAEProtocol, _digest, binarize_once, device, protocol_vae, run_config, run_seeds, run_vae
 from hvae_lib.models.m2 import M2, M2_PRECISIONS
 from hvae_lib.plotting import CYCLE
-from hvae_lib.results import RunStore, training_precision
+from hvae_lib.results import RunStore, one_per_run, training_precision
 from hvae_lib.stats import format_p, holm, paired_t_p, welch_p
 from hvae_lib.training.m2_training import Codes, M2Schedule, active_coordinates, train_m2
 from hvae_lib.training.vae_training import TrainingSchedule
@@ -350,9 +350,8 @@ def stored_runs(profile: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
     own = [row.m2 in {cell_config(profile, row.configuration, row.z1, row.z2, p)["m2"] for p in M2_PRECISIONS} for row in frame.itertuples()]
     found = frame[own]
-    other = pd.Series([row.precision != cell_schedule(profile, row.configuration)[0].precision for row in found.itertuples()], index=found.index, dtype=bool)
-    kept = found.assign(_other=other).sort_values("_other", kind="stable").drop_duplicates(["configuration", "z1", "z2", "run"])
-    return kept.drop(columns="_other").sort_index().reset_index(drop=True)
+    own_precision = pd.Series([row.precision == cell_schedule(profile, row.configuration)[0].precision for row in found.itertuples()], index=found.index)
+    return one_per_run(found, ["configuration", "z1", "z2", "run"], own_precision).reset_index(drop=True)
 
 
 def paired_by_run(treated: pd.Series, control: pd.Series) -> tuple[pd.Series, pd.Series] | None:

@@ -173,6 +173,14 @@ class RunStore:
         }
 
 
+def one_per_run(frame: pd.DataFrame, keys: Sequence[str], preferred: pd.Series) -> pd.DataFrame:
+    """One row of ``frame`` per value of its ``keys`` (a run stored under two settings, such as
+    its two training precisions): the first row where ``preferred`` (aligned with ``frame``) is
+    true, else the first row; the rows kept stay in their order."""
+    ranked = frame.loc[(~preferred.astype(bool)).sort_values(kind="stable").index]
+    return ranked.drop_duplicates(list(keys)).sort_index()
+
+
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
