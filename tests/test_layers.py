@@ -14,7 +14,7 @@ LAYER = {
     "models": 3,
     "training": 4, "evaluation": 4,
     "experiments": 5,
-    "slides": 6, "chapters": 6, "book_check": 6,
+    "slides": 6, "chapters": 6, "book_check": 6, "units": 6,
 }
 
 
