@@ -68,6 +68,27 @@ def paired_t_p(a, b, alternative: str = "two-sided") -> float:
     return float(stats.ttest_1samp(d, 0.0, alternative=alternative).pvalue)
 
 
+def sd_ratio(a, b, level: float = 0.95) -> tuple[float, float, float, float]:
+    r"""The ratio of two independent samples' sds, s_a / s_b, its ``level`` interval and the
+    two-sided F-test p-value of equal variances, for normal samples:
+
+        F = s_a^2 / s_b^2 ~ F(n_a - 1, n_b - 1) under sigma_a = sigma_b,
+        interval  (s_a / s_b) / sqrt(F_{(1+level)/2}),  (s_a / s_b) / sqrt(F_{(1-level)/2}),
+        p = 2 min(P(F' <= F), P(F' >= F)), at most 1,
+
+    with F_q the q-quantile of F(n_a - 1, n_b - 1). Returns (ratio, low, high, p); NaN
+    throughout with fewer than two values in a sample or a constant ``b``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if min(len(a), len(b)) < 2 or np.ptp(b) == 0:
+        return (float("nan"),) * 4
+    df = (len(a) - 1, len(b) - 1)
+    ratio = a.std(ddof=1) / b.std(ddof=1)
+    f = ratio**2
+    low, high = (ratio / np.sqrt(stats.f.ppf(q, *df)) for q in ((1 + level) / 2, (1 - level) / 2))
+    p = min(1.0, 2 * min(stats.f.cdf(f, *df), stats.f.sf(f, *df)))
+    return float(ratio), float(low), float(high), float(p)
+
+
 def bootstrap_mean_difference(a, b, paired: bool = False, level: float = 0.95, resamples: int = 10000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of mean(a) - mean(b).
 

@@ -132,7 +132,11 @@ Markdown(variance.plus_minus_verdict(profile))
 # first 5,000 training images under Table 1's protocol (float32 matrix products), each design
 # trains 10 runs that differ in its source alone; "everything" is the ordinary design, where
 # all four differ. The test-set estimate uses the same evaluation seed in every run, so the
-# spread is that of training.
+# spread is that of training. Each design's sd is set against the sd with everything varied:
+# their ratio with its 95% interval and the F test of equal variances (both assume normally
+# distributed log-likelihoods over runs), Holm-corrected over the four sources. With 10 runs
+# per design the interval of a ratio spans about a factor of 2 either way, so only a source
+# that makes much less (or much more) spread than all of them together can be told apart.
 
 # %% tags=["remove-input"]
 table(sensitivity.sensitivity_table(seed_runs))

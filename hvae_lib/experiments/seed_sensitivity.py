@@ -23,6 +23,7 @@ from hvae_lib.experiments import table1
 from hvae_lib.experiments.critique_audit import MODEL_PROFILE
 from hvae_lib.experiments.vae_runs import run_config, run_seeds, run_vae
 from hvae_lib.results import RunStore
+from hvae_lib.stats import format_p, holm, sd_ratio
 from hvae_lib.training.vae_training import STREAMS
 
 CELL = {"model": "N-VAE", "d": 2, "fraction": 0.1}
@@ -96,27 +97,48 @@ def chapter_runs(profile: str) -> pd.DataFrame:
     return sensitivity_runs(profile) if TRAINS_HERE[profile] else stored_runs(profile)
 
 
+RATIO = "sd of LL / sd with everything varied (95% CI)"
+RATIO_P = "p, equal sd (F test, Holm)"
+
+
+def _ratios(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per source other than "everything" with at least two runs: its test-LL sd against the
+    sd with everything varied (``stats.sd_ratio``: ratio, interval, F-test p) and the p-values
+    Holm-corrected over those sources."""
+    everything = runs.loc[runs["source"] == "everything", "LL"].to_numpy()
+    rows = {source: sd_ratio(cell["LL"].to_numpy(), everything) for source, cell in runs.groupby("source", sort=False)
+            if source != "everything" and len(cell) > 1 and len(everything) > 1}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["ratio", "low", "high", "p"])
+    return frame.assign(holm=holm(frame["p"].to_numpy()) if len(frame) else [])
+
+
 def sensitivity_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per source: runs, the test LL and ELBO (mean ± sd), the sd as a share of the sd when
-    everything varies, and the range of the selected epochs."""
+    """Per source: runs, the test LL and ELBO (mean ± sd), the sd as a ratio of the sd when
+    everything varies with its 95% interval and the F test of equal sds (Holm-corrected over
+    the sources), and the range of the selected epochs."""
     if runs.empty:
         return pd.DataFrame({"source varied": ["all"], "runs": ["none stored yet"]}).set_index("source varied")
-    everything = runs.loc[runs["source"] == "everything", "LL"].std()
+    ratios = _ratios(runs)
     rows = []
     for source, cell in runs.groupby("source", sort=False):
         spread = len(cell) > 1
         shown = lambda v: f"{v.mean():.2f} ± {v.std():.2f}" if spread else f"{v.mean():.2f} (1 run)"
+        if source in ratios.index:
+            r = ratios.loc[source]
+            ratio, p = f"{r['ratio']:.2f} ({r['low']:.2f} to {r['high']:.2f})", format_p(r["holm"])
+        else:
+            ratio, p = ("1.00", "") if source == "everything" and spread else ("not measured yet", "")
         rows.append({
             "source varied": source, "runs": len(cell), "LL": shown(cell["LL"]), "ELBO": shown(cell["ELBO"]),
-            "sd of LL / sd with everything varied": f"{cell['LL'].std() / everything:.2f}" if spread and everything > 0 else "not measured yet",
-            "selected epochs": f"{cell['best_epoch'].min():.0f} to {cell['best_epoch'].max():.0f}",
+            RATIO: ratio, RATIO_P: p, "selected epochs": f"{cell['best_epoch'].min():.0f} to {cell['best_epoch'].max():.0f}",
         })
     return pd.DataFrame(rows).set_index("source varied")
 
 
-def sensitivity_finding(runs: pd.DataFrame) -> str:
+def sensitivity_finding(runs: pd.DataFrame, alpha: float = 0.05) -> str:
     """What ``sensitivity_table`` says, in sentences: each source's sd of the test LL against the
-    sd with everything varied, and the designs not stored yet."""
+    sd with everything varied, which sources alone give a spread the F test cannot tell from
+    the full one, whether the variances add up, and the designs not stored yet."""
     measured = runs.groupby("source")["LL"].agg(["std", "size"]) if not runs.empty else pd.DataFrame(columns=["std", "size"])
     measured = measured[measured["size"] > 1]
     missing = [s for s in SOURCES if s not in measured.index]
@@ -126,13 +148,35 @@ def sensitivity_finding(runs: pd.DataFrame) -> str:
         stored = f"The sd of the test LL so far: {', '.join(sds)}. " if sds else ""
         return f"{stored}Without the design that varies everything there is no share to give yet; not yet stored: {', '.join(missing)}."
     everything = measured.loc["everything", "std"]
-    parts = [f"{source} alone {measured.loc[source, 'std']:.2f} nats ({measured.loc[source, 'std'] / everything:.0%})"
-             for source in SOURCES if source in measured.index and source != "everything"]
+    ratios = _ratios(runs)
+    parts = [f"{source} alone {measured.loc[source, 'std']:.2f} nats (ratio {ratios.loc[source, 'ratio']:.2f}, "
+             f"95% CI {ratios.loc[source, 'low']:.2f} to {ratios.loc[source, 'high']:.2f})" for source in SOURCES if source in ratios.index]
     text = f"With every source varied the test LL has an sd of {everything:.2f} nats over {int(measured.loc['everything', 'size'])} runs"
     text += f"; {', '.join(parts)}." if parts else "."
+    full = [s for s in ratios.index if ratios.loc[s, "holm"] >= alpha]
+    smaller = [s for s in ratios.index if ratios.loc[s, "holm"] < alpha and ratios.loc[s, "ratio"] < 1]
+    larger = [s for s in ratios.index if ratios.loc[s, "holm"] < alpha and ratios.loc[s, "ratio"] > 1]
+    if full:
+        text += f" The F test (Holm-corrected over the sources, {alpha}) cannot tell the spread of {_names(full)} alone from the full spread"
+        text += f"; {_names(smaller)} alone {'gives' if len(smaller) == 1 else 'give'} a smaller one." if smaller else "."
+    elif smaller:
+        text += f" Each of {_names(smaller)} alone gives a smaller spread than all sources together (F test, Holm-corrected, {alpha})."
+    if larger:
+        text += f" {_names(larger).capitalize()} alone {'gives' if len(larger) == 1 else 'give'} a larger spread than all sources together."
+    if len(ratios) == len(SOURCES) - 1:
+        total = (measured.loc[list(ratios.index), "std"] ** 2).sum()
+        relation = "more than" if total > everything**2 else "at most"
+        text += (f" The four variances sum to {total:.2f} nats², {relation} the {everything**2:.2f} nats² with all varied"
+                 + (", so the sources' contributions do not add as independent parts would: the run-to-run spread is not a sum of one part per source."
+                    if total > everything**2 else "."))
     if missing:
         text += f" Not yet stored: {', '.join(missing)}."
     return text
+
+
+def _names(sources: list[str]) -> str:
+    """Sources in a sentence: "a", "a and b", "a, b and c"."""
+    return sources[0] if len(sources) == 1 else f"{', '.join(sources[:-1])} and {sources[-1]}"
 
 
 def main(argv: list[str] | None = None) -> None:
