@@ -135,3 +135,21 @@ def test_collapse_figure_draws_every_latent_dimension(monkeypatch):
     figure = low.collapse_figure("cpu")
     dims = runs["d"].nunique()
     assert dims >= 6 and len(figure.axes[0].lines) == 2 * dims
+
+
+def test_schedule_settings_change_one_setting_and_the_cache_key():
+    from hvae_lib.experiments import low_data_runs, table1
+
+    base = table1.PROFILES["full"].protocol
+    tags = {base.tag()}
+    for setting in low_data_runs.SCHEDULE_SETTINGS:
+        protocol = low_data_runs.schedule_protocol("full", setting)
+        changed = {k for k, v in vars(protocol.schedule).items() if getattr(base.schedule, k) != v}
+        assert changed == ({"warmup_epochs"} if "warm-up" in setting else {"learning_rate"})
+        tags.add(protocol.tag())
+    assert len(tags) == 1 + len(low_data_runs.SCHEDULE_SETTINGS)
+    assert low_data_runs.schedule_protocol("full", "warm-up three times longer").schedule.warmup_epochs == 300
+    smoke = low_data_runs.schedule_protocol("smoke", "warm-up three times longer").schedule
+    assert smoke.max_epochs - smoke.warmup_epochs >= smoke.patience
+    with pytest.raises(ValueError, match="setting must be one of"):
+        low_data_runs.schedule_protocol("full", "batch 32")
