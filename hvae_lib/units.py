@@ -2,7 +2,7 @@
 
 A unit is one command line of an experiment module, the way each chapter's long runs are
 launched, e.g. ``hvae_lib.experiments.table3 cpu --configurations N+N --z1 5``. A units file
-holds one per line; blank lines and lines starting with ``#`` are skipped.
+holds one per line, quoted as in a shell (``--defect "fixed binarisation"``); blank lines and lines starting with ``#`` are skipped.
 
     python -m hvae_lib.units UNITS_FILE [--deadline SECONDS] [--consume] [--log FILE] [--pack ARCHIVE]
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -79,7 +80,7 @@ def run_units(path: Path, deadline_s: float, consume: bool = False, log: Path | 
         out = open(log, "a") if log else None
         try:
             returncode = subprocess.run(
-                [sys.executable, "-m", *unit.split()], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
+                [sys.executable, "-m", *shlex.split(unit)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if out else None,
                 timeout=max(end - time.monotonic(), 1.0) if end < float("inf") else None, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             ).returncode
         except subprocess.TimeoutExpired:

@@ -50,6 +50,14 @@ def test_a_consumed_queue_loses_each_unit_as_it_starts_and_takes_appended_ones(u
     assert lines[-1].startswith("END ") and "rc=0" in lines[-1]
 
 
+def test_a_quoted_argument_reaches_the_unit_as_one(unit_module):
+    queue = unit_module / "units.txt"
+    queue.write_text('fake_unit "fixed binarisation" 0\n')
+    outcomes = units.run_units(queue, deadline_s=60.0)
+    assert [o.returncode for o in outcomes] == [0]
+    assert (unit_module / "ran.txt").read_text() == "fixed binarisation\n"
+
+
 def test_a_missing_units_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no units file"):
         units.run_units(tmp_path / "absent.txt", deadline_s=1.0)
