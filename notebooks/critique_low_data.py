@@ -53,9 +53,9 @@ provenance_note(profile, table1_store(MODEL_PROFILE[profile]))
 # float32 as the Table 1 chapter lists; the precision ablation there finds the two within the
 # run-to-run sd.
 #
-# The runs per cell are in every table; cells with fewer than 10 runs per family are still
-# being trained, and the 15,000-image cells are run after the 5,000-image ones. Training
-# images are shown as they were used; the rows appear as their runs finish.
+# The runs per cell are in every table (5 per family on 5,000 images, as many as the earlier
+# reproduction trained); the 15,000-image cells are not trained yet, and their rows appear as
+# their runs finish.
 #
 # ## The S − N difference against the size of the training set
 #
@@ -162,9 +162,34 @@ table(low.spread_at(profile, d=2, labels=1000))
 Markdown(low.reversal_finding(profile))
 
 # %% [markdown]
-# ## What this chapter does not settle
+# ## A schedule calibrated on the full data set?
 #
-# The earlier reproduction's third explanation, hyper-parameters tuned for the full data set,
-# is not tested by changing them here; the selected epochs above show only whether the
-# schedule's 500 epochs and patience of 50 still leave room for early stopping to act on the
-# smaller training sets.
+# The earlier reproduction's third explanation was that the optimisation schedule (the KL
+# warm-up, the learning rate) is calibrated on the full data set and does not suit 6,000
+# images. Schedules here count epochs, and an epoch of 5,000 images is a tenth of the gradient
+# steps of one of 50,000: the 100-epoch warm-up anneals the KL ten times faster in steps, and
+# Adam takes a tenth of the updates per epoch. At $d = 2$, where the low-data S − N difference
+# in LL is largest, both families are retrained on 5,000 images with one setting changed at a
+# time: Adam's learning rate 3e-3 or 3e-4 instead of 1e-3, or a warm-up of 300 epochs instead of
+# 100; everything else is Table 1's protocol, and every run keeps its seed, so it starts from
+# the same parameters as its Table 1-schedule twin. The last row pairs each family's own best
+# schedule, chosen by its mean validation ELBO as a practitioner tuning on 5,000 images would.
+# Test log-likelihood (nats):
+
+# %% tags=["remove-input"]
+table(low.schedule_table(profile, "LL"))
+
+# %% [markdown]
+# 1-NN accuracy (%) with 100 labels, the same models and statistics:
+
+# %% tags=["remove-input"]
+table(low.schedule_table(profile, "1-NN"))
+
+# %% tags=["remove-input"]
+Markdown(low.schedule_finding(profile))
+
+# %% [markdown]
+# The grid is small (three single changes at one $d$), so it bounds rather than settles the
+# question: a schedule that helps one family much more than the other could exist outside it.
+# The selected epochs in the collapse table above show that early stopping, not the 500-epoch
+# limit, ended most runs on 5,000 images.

@@ -13,7 +13,10 @@ Table 2's K-NN) and compared per d and training-set size:
   KL does not split over coordinates) and, for the S-VAE, the test-set kappa quantiles;
 - the earlier reproduction's Table 2 reversals at d <= 5 against clean 10% runs, and against
   each of its defects alone (``low_data_runs.DEFECTS`` trained; its K-NN settings from every
-  run's ``knn_variants.csv``).
+  run's ``knn_variants.csv``);
+- its third explanation, a schedule calibrated on the full data set: the S - N difference on a
+  tenth of the data under each of ``low_data_runs.SCHEDULE_SETTINGS`` and under each family's
+  own best schedule by validation ELBO.
 
 The models are those of ``critique_audit.MODEL_PROFILE[profile]``: the ``cpu`` profile reads the
 paper-scale runs stored so far, ``smoke`` and ``full`` train their own.
@@ -332,6 +335,103 @@ def collapse_finding(profile: str) -> str:
                 f"of the d measured ({measured}): the low-data hypothesis holds there ({budget}).")
     return (f"With {smallest:,} training images the N-VAE keeps as many active units as with all of them at every d "
             f"measured ({measured}): no posterior collapse appears, and the low-data hypothesis is not supported ({budget}).")
+
+
+TABLE1_SCHEDULE = "Table 1's (learning rate 1e-3, warm-up 100)"
+TUNED_SCHEDULE = "each family's best by validation ELBO"
+
+
+def schedule_runs(profile: str) -> pd.DataFrame:
+    """Both families' runs on ``DEFECT_FRACTION`` of the data at ``SCHEDULE_DIMS`` under Table 1's
+    schedule and under each of ``SCHEDULE_SETTINGS`` (those stored so far; ``smoke`` and
+    ``full`` train them), one row per run with its ``setting`` and per-run 1-NN accuracy with
+    100 labels (``1-NN``, the mean over its label draws)."""
+    source, train = _source(profile)
+    clean = low_data.low_data_runs(source, low_data.DEFECT_FRACTION, dims=low_data.SCHEDULE_DIMS, train=train)
+    frames = [clean.assign(setting=TABLE1_SCHEDULE)] if not clean.empty else []
+    frames += [low_data.schedule_runs(source, setting, train=train) for setting in low_data.SCHEDULE_SETTINGS]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["setting", "model", "d", "run", "LL", "best_valid_elbo", "1-NN"])
+    runs = pd.concat(frames, ignore_index=True)
+    accuracy = {}
+    for setting, group in runs.groupby("setting", sort=False):
+        found = _knn(group.drop(columns="setting"), source)
+        if not found.empty:
+            found = _headline(found)
+            per_run = found[found["labels"] == 100].groupby(["model", "d", "run"])["accuracy"].mean()
+            accuracy.update({(setting, *key): value for key, value in per_run.items()})
+    runs["1-NN"] = [accuracy.get((r.setting, r.model, r.d, r.run), np.nan) for r in runs.itertuples(index=False)]
+    return runs
+
+
+def _tuned(runs: pd.DataFrame) -> dict[str, str]:
+    """Per family, the setting with the best mean validation ELBO among those with every run."""
+    full = runs.groupby(["model", "setting"])["run"].nunique()
+    best = {}
+    for model, group in runs.groupby("model"):
+        complete = group[group["setting"].map(lambda setting: full[(model, setting)] == full[model].max())]
+        best[model] = complete.groupby("setting")["best_valid_elbo"].mean().idxmax()
+    return best
+
+
+def schedule_table(profile: str, value: str = "LL") -> pd.DataFrame:
+    """Per schedule setting at d in ``SCHEDULE_DIMS`` on a tenth of the data: ``value`` (test LL
+    or 1-NN accuracy with 100 labels) of both families, mean ± sd over runs, S - N with its 95%
+    bootstrap interval, Welch's p, Holm-corrected over the table; the last row pairs each
+    family's own best setting by validation ELBO (``_tuned``). The mean best validation ELBO of
+    each family is shown beside it."""
+    runs = schedule_runs(profile)
+    rows = []
+    for d, at_d in (runs.groupby("d") if not runs.empty else ()):
+        cells = [(setting, group, group) for setting, group in at_d.groupby("setting", sort=False)]
+        tuned = _tuned(at_d)
+        if len(tuned) == 2:
+            cells.append((TUNED_SCHEDULE, at_d[at_d["setting"] == tuned["S-VAE"]], at_d[at_d["setting"] == tuned["N-VAE"]]))
+        for setting, s_cell, n_cell in cells:
+            s_cell, n_cell = s_cell[s_cell["model"] == "S-VAE"], n_cell[n_cell["model"] == "N-VAE"]
+            s, n = s_cell[value].dropna().to_numpy(), n_cell[value].dropna().to_numpy()
+            if min(len(s), len(n)) >= 2:
+                rows.append({
+                    "d": int(d), "schedule": setting, **_difference(s, n),
+                    "N-VAE validation ELBO": f"{n_cell['best_valid_elbo'].mean():.2f}",
+                    "S-VAE validation ELBO": f"{s_cell['best_valid_elbo'].mean():.2f}",
+                })
+    return _finish(rows, ["d", "schedule"])
+
+
+def schedule_finding(profile: str) -> str:
+    """The verdict on the third explanation: does any schedule tried, or each family's own best,
+    make the N-VAE significantly better (Holm over each table) in LL or 1-NN accuracy?"""
+    tables = {"test LL": schedule_table(profile, "LL"), "1-NN accuracy with 100 labels": schedule_table(profile, "1-NN")}
+    runs = schedule_runs(profile)
+    if "S − N" not in tables["test LL"].columns or runs["setting"].nunique() < 2:
+        return "The other schedules have not been trained yet, so the third explanation is not tested yet."
+    counts = runs.groupby(["setting", "model"])["run"].nunique()
+    per_family = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()} to {counts.max()}"
+    tried = runs["setting"].nunique()
+    sentences, reversed_somewhere = [], False
+    for name, frame in tables.items():
+        difference = frame["S − N"].astype(float)
+        holm_p = frame["p (Holm)"].astype(float)
+        reversed_here = frame.index[(difference < 0) & (holm_p < 0.05)].get_level_values("schedule").tolist()
+        reversed_somewhere |= bool(reversed_here)
+        significant = int(((difference > 0) & (holm_p < 0.05)).sum())
+        sentences.append(
+            f"In {name}, S − N ranges from {difference.min():+.2f} to {difference.max():+.2f} over the {len(frame)} rows; "
+            f"the S-VAE is significantly better in {significant} of them"
+            + (f" and the N-VAE in {', '.join(reversed_here)}." if reversed_here else " and the N-VAE in none.")
+        )
+    tuned = _tuned(runs)
+    sentences.insert(0, f"By validation ELBO the N-VAE does best with {tuned['N-VAE']} and the S-VAE with {tuned['S-VAE']} (the row \"{TUNED_SCHEDULE}\").")
+    budget = f"{tried} schedules, {per_family} runs per family each, on {table1.profile_setup(_source(profile)[0], low_data.DEFECT_FRACTION).n_train:,} training images"
+    verdict = (
+        "A schedule calibrated on the full data set therefore explains an N-VAE advantage in the rows named."
+        if reversed_somewhere else
+        "No schedule tried, and neither family's own best, turns the S-VAE's advantage at this d into an N-VAE "
+        "advantage: a schedule calibrated on the full data set does not explain the earlier reproduction's reversals."
+    )
+    return " ".join([*sentences, verdict, f"({budget}.)"])
 
 
 def spread_at(profile: str, d: int = 2, labels: int = 1000) -> pd.DataFrame:
