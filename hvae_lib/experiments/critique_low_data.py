@@ -375,13 +375,13 @@ def _tuned(runs: pd.DataFrame) -> dict[str, str]:
     return best
 
 
-def schedule_table(profile: str, value: str = "LL") -> pd.DataFrame:
+def schedule_table(profile: str, value: str = "LL", runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per schedule setting at d in ``SCHEDULE_DIMS`` on a tenth of the data: ``value`` (test LL
     or 1-NN accuracy with 100 labels) of both families, mean ± sd over runs, S - N with its 95%
     bootstrap interval, Welch's p, Holm-corrected over the table; the last row pairs each
     family's own best setting by validation ELBO (``_tuned``). The mean best validation ELBO of
-    each family is shown beside it."""
-    runs = schedule_runs(profile)
+    each family is shown beside it. ``runs``: ``schedule_runs(profile)``, when already read."""
+    runs = schedule_runs(profile) if runs is None else runs
     rows = []
     for d, at_d in (runs.groupby("d") if not runs.empty else ()):
         cells = [(setting, group, group) for setting, group in at_d.groupby("setting", sort=False)]
@@ -403,8 +403,8 @@ def schedule_table(profile: str, value: str = "LL") -> pd.DataFrame:
 def schedule_finding(profile: str) -> str:
     """The verdict on the third explanation: does any schedule tried, or each family's own best,
     make the N-VAE significantly better (Holm over each table) in LL or 1-NN accuracy?"""
-    tables = {"test LL": schedule_table(profile, "LL"), "1-NN accuracy with 100 labels": schedule_table(profile, "1-NN")}
     runs = schedule_runs(profile)
+    tables = {"test LL": schedule_table(profile, "LL", runs), "1-NN accuracy with 100 labels": schedule_table(profile, "1-NN", runs)}
     if "S − N" not in tables["test LL"].columns or runs["setting"].nunique() < 2:
         return "The other schedules have not been trained yet, so the third explanation is not tested yet."
     counts = runs.groupby(["setting", "model"])["run"].nunique()
