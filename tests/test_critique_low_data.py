@@ -167,7 +167,8 @@ def _schedule_runs() -> pd.DataFrame:
             for run in range(5):
                 rows.append({
                     "setting": setting, "model": model, "d": 2, "run": run, "LL": -130.0 + gain + rng.normal(0, 0.3),
-                    "best_valid_elbo": -135.0 + gain, "1-NN": 70.0 + rng.normal(0, 1.0),
+                    "best_valid_elbo": -135.0 + gain, "best_epoch": 150 + 10 * run + (40 if model == "S-VAE" else 0),
+                    "1-NN": 70.0 + rng.normal(0, 1.0),
                 })
     return pd.DataFrame(rows)
 
@@ -185,6 +186,14 @@ def test_schedule_table_pairs_each_familys_best_schedule(monkeypatch):
     assert "the N-VAE does best with learning rate 3e-3 and the S-VAE with Table 1's" in finding
     assert "the N-VAE in learning rate 3e-3, each family's best by validation ELBO." in finding
     assert "explains an N-VAE advantage" in finding
+
+
+def test_schedule_selection_shows_what_each_familys_best_was_chosen_from():
+    selection = low.schedule_selection("cpu", _schedule_runs())
+    assert selection.loc[(2, "learning rate 3e-3"), "N-VAE validation ELBO"] == "-130.00"
+    assert selection.loc[(2, low.TABLE1_SCHEDULE), "S-VAE validation ELBO"] == "-133.00"
+    assert selection.loc[(2, low.TABLE1_SCHEDULE), "N-VAE selected epoch"] == "170"
+    assert selection.loc[(2, low.TABLE1_SCHEDULE), "S-VAE selected epoch"] == "210"
 
 
 def test_schedule_finding_waits_for_a_second_schedule(monkeypatch):

@@ -379,8 +379,8 @@ def schedule_table(profile: str, value: str = "LL", runs: pd.DataFrame | None = 
     """Per schedule setting at d in ``SCHEDULE_DIMS`` on a tenth of the data: ``value`` (test LL
     or 1-NN accuracy with 100 labels) of both families, mean ± sd over runs, S - N with its 95%
     bootstrap interval, Welch's p, Holm-corrected over the table; the last row pairs each
-    family's own best setting by validation ELBO (``_tuned``). The mean best validation ELBO of
-    each family is shown beside it. ``runs``: ``schedule_runs(profile)``, when already read."""
+    family's own best setting by validation ELBO (``_tuned``; ``schedule_selection`` shows what
+    it chose from). ``runs``: ``schedule_runs(profile)``, when already read."""
     runs = schedule_runs(profile) if runs is None else runs
     rows = []
     for d, at_d in (runs.groupby("d") if not runs.empty else ()):
@@ -392,12 +392,26 @@ def schedule_table(profile: str, value: str = "LL", runs: pd.DataFrame | None = 
             s_cell, n_cell = s_cell[s_cell["model"] == "S-VAE"], n_cell[n_cell["model"] == "N-VAE"]
             s, n = s_cell[value].dropna().to_numpy(), n_cell[value].dropna().to_numpy()
             if min(len(s), len(n)) >= 2:
-                rows.append({
-                    "d": int(d), "schedule": setting, **_difference(s, n),
-                    "N-VAE validation ELBO": f"{n_cell['best_valid_elbo'].mean():.2f}",
-                    "S-VAE validation ELBO": f"{s_cell['best_valid_elbo'].mean():.2f}",
-                })
+                rows.append({"d": int(d), "schedule": setting, **_difference(s, n)})
     return _finish(rows, ["d", "schedule"])
+
+
+def schedule_selection(profile: str, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per (d, schedule setting) and family: the mean best validation ELBO over runs, the
+    criterion by which ``_tuned`` picks each family's own best setting, and the median selected
+    epoch, which shows how the setting moved early stopping."""
+    runs = schedule_runs(profile) if runs is None else runs
+    if runs.empty:
+        return pd.DataFrame({"d": ["all"], "schedule": ["all"], "measured": ["no stored runs yet"]}).set_index(["d", "schedule"])
+    rows = []
+    for (d, setting), cell in runs.groupby(["d", "setting"], sort=False):
+        row = {"d": int(d), "schedule": setting}
+        for model in ("N-VAE", "S-VAE"):
+            family = cell[cell["model"] == model]
+            row[f"{model} validation ELBO"] = f"{family['best_valid_elbo'].mean():.2f}" if len(family) else "not trained"
+            row[f"{model} selected epoch"] = f"{family['best_epoch'].median():.0f}" if len(family) else "not trained"
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["d", "schedule"])
 
 
 def schedule_finding(profile: str) -> str:
