@@ -158,16 +158,19 @@ def test_schedule_settings_change_one_setting_and_the_cache_key():
 def _schedule_runs() -> pd.DataFrame:
     """Five runs per (setting, model) at d = 2: the S-VAE 2 nats better under Table 1's schedule;
     at learning rate 3e-3 the N-VAE gains 5 nats and has the best validation ELBO of its family,
-    so the tuned row pairs it with the S-VAE's best (Table 1's)."""
+    so the tuned row pairs it with the S-VAE's best (Table 1's). Two S-VAE runs at 3e-3 are cut by
+    the 500-epoch limit ten epochs after their best; every other run stops early."""
     rng = np.random.default_rng(3)
     rows = []
     for setting, n_gain, s_gain in ((low.TABLE1_SCHEDULE, 0.0, 2.0), ("learning rate 3e-3", 5.0, -1.0)):
         for model in ("N-VAE", "S-VAE"):
             gain = n_gain if model == "N-VAE" else s_gain
             for run in range(5):
+                cut = setting != low.TABLE1_SCHEDULE and model == "S-VAE" and run < 2
+                best_epoch = 490 if cut else 150 + 10 * run + (40 if model == "S-VAE" else 0)
                 rows.append({
                     "setting": setting, "model": model, "d": 2, "run": run, "LL": -130.0 + gain + rng.normal(0, 0.3),
-                    "best_valid_elbo": -135.0 + gain, "best_epoch": 150 + 10 * run + (40 if model == "S-VAE" else 0),
+                    "best_valid_elbo": -135.0 + gain, "best_epoch": best_epoch, "epochs": 500 if cut else best_epoch + 100,
                     "1-NN": 70.0 + rng.normal(0, 1.0),
                 })
     return pd.DataFrame(rows)
@@ -186,6 +189,16 @@ def test_schedule_table_pairs_each_familys_best_schedule(monkeypatch):
     assert "the N-VAE does best with learning rate 3e-3 and the S-VAE with Table 1's" in finding
     assert "the N-VAE in learning rate 3e-3, each family's best by validation ELBO." in finding
     assert "explains an N-VAE advantage" in finding
+    assert "learning rate 3e-3, S-VAE: 2 of 5." in finding
+
+
+def test_schedule_finding_says_when_every_run_stopped_early(monkeypatch):
+    runs = _schedule_runs()
+    runs["epochs"] = runs["best_epoch"] + 100
+    monkeypatch.setattr(low, "schedule_runs", lambda profile: runs)
+    finding = low.schedule_finding("cpu")
+    assert "Every run under every schedule ended by early stopping" in finding
+    assert "still improving" not in finding
 
 
 def test_schedule_selection_shows_what_each_familys_best_was_chosen_from():

@@ -436,6 +436,7 @@ def schedule_finding(profile: str) -> str:
             f"the S-VAE is significantly better in {significant} of them"
             + (f" and the N-VAE in {', '.join(reversed_here)}." if reversed_here else " and the N-VAE in none.")
         )
+    sentences.append(_epoch_limit_sentence(runs, table1.PROFILES[_source(profile)[0]].protocol.schedule.patience))
     tuned = _tuned(runs)
     sentences.insert(0, f"By validation ELBO the N-VAE does best with {tuned['N-VAE']} and the S-VAE with {tuned['S-VAE']} (the row \"{TUNED_SCHEDULE}\").")
     budget = f"{tried} schedules, {per_family} runs per family each, on {table1.profile_setup(_source(profile)[0], low_data.DEFECT_FRACTION).n_train:,} training images"
@@ -446,6 +447,21 @@ def schedule_finding(profile: str) -> str:
         "advantage: a schedule calibrated on the full data set does not explain the earlier reproduction's reversals."
     )
     return " ".join([*sentences, verdict, f"({budget}.)"])
+
+
+def _epoch_limit_sentence(runs: pd.DataFrame, patience: int) -> str:
+    """Which (setting, family) had runs still improving when training ended: a run ended by
+    early stopping has gone ``patience`` epochs without a better validation ELBO, so a run with
+    ``epochs - best_epoch < patience`` was cut by the epoch limit and its model is not converged."""
+    cut = runs.assign(cut=(runs["epochs"] - runs["best_epoch"]) < patience).groupby(["setting", "model"], sort=False)["cut"].agg(["sum", "size"])
+    cut = cut[cut["sum"] > 0]
+    if cut.empty:
+        return "Every run under every schedule ended by early stopping, so every model compared is converged by that criterion."
+    named = "; ".join(f"{setting}, {model}: {int(row['sum'])} of {int(row['size'])}" for (setting, model), row in cut.iterrows())
+    return (
+        f"Runs still improving when the epoch limit ended them (fewer than {patience} epochs since their best): {named}. "
+        "Those models are not converged, so their rows understate what that family reaches under that schedule."
+    )
 
 
 def spread_at(profile: str, d: int = 2, labels: int = 1000) -> pd.DataFrame:
