@@ -16,10 +16,10 @@ labels. The protocol follows Kingma's recipe wherever the paper is silent
   is argmax q(y | mean z1) after the last epoch (no Hungarian matching, no model selection);
   validation accuracy is logged beside it.
 
-M1 codes are large and are not committed: they are kept in
-``results/table3_m1/<Table 1 profile>/codes`` (ignored by git; profiles with the same M1
-protocol share them) and recomputed when missing from the M1's parameters, which are committed
-in ``results/table3_m1/<Table 1 profile>/models``. M2 runs are cached per run in
+M1 codes and parameters are not committed: they are kept in
+``results/table3_m1/<Table 1 profile>/codes`` and ``.../models`` (ignored by git; profiles with
+the same M1 protocol share them). Missing codes are recomputed from the parameters, and missing
+parameters retrain the M1 (seeded, so it reproduces its stored run). M2 runs are cached per run in
 ``results/table3/<profile>`` and listed in its ``runs.csv``.
 """
 
@@ -181,8 +181,8 @@ def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = N
 
 def m1_parameters_path(profile: str, config: dict) -> Path:
     """Where the trained M1 of ``config`` keeps its parameters (float32 state dict, about 2 MB
-    for Table 1's architecture): committed with the results, unlike its codes, so a later
-    session recomputes the codes in seconds instead of retraining M1."""
+    for Table 1's architecture), kept beside the cache but out of git like every checkpoint: with
+    them on disk the codes are recomputed in seconds instead of retraining M1."""
     store = m1_store(profile)
     return store.folder / "models" / f"{store.path(config, M1_SEED).stem}.pt"
 
