@@ -2,13 +2,14 @@ r"""The VAE ensemble's training step, with its parameters in one flat buffer and
 pass written out.
 
 ``FlatVAE`` holds the parameters of R runs of a ``VAE`` in one float32 tensor, the master copy,
-and trains them with one fused Adam step over that tensor. Each parameter is a contiguous block
+and trains them with one fused Adam step over that tensor (``hvae_lib.training.flat_adam``). Each parameter is a contiguous block
 of shape (R, *shape) in it, so every layer's matmul reads its weights in place. The step is the same
 mathematics as ``VAE.elbo_terms`` followed by autograd, organised for speed:
 
 - The wide layers (the encoder's, and the decoder's after its first) run their matmuls in
   ``precision`` (float32, or bfloat16 with float32 accumulation inside each matmul) on a copy of
-  the weights cast once per step. Their backward is written out: for a layer y = x W + b,
+  the weights in that precision, which Adam's pass writes as it updates the master copy; their
+  gradients stay in that precision until Adam reads them. Their backward is written out: for a layer y = x W + b,
       dW = x^T dy,   db = sum_n dy,   dx = dy W^T,   and through the activation a = f(x)
   dx <- dx * f'(x), read from a alone: [a > 0] for a ReLU, 1 - exp(-a) for a softplus
   (sigmoid(x) = 1 - exp(-softplus(x))).
@@ -37,6 +38,7 @@ import torch.nn.functional as F
 
 from hvae_lib.distributions import Noise
 from hvae_lib.models.vae import VAE
+from hvae_lib.training.flat_adam import FlatAdam
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 GRADIENTS = ("g_rep", "g_rep+g_cor")
@@ -86,10 +88,11 @@ class FlatVAE:
             self.slots[name] = _Slot(name, tuple(p.shape[1:]), offset)
             offset += self.slots[name].size
         self.runs = model.runs
-        self._set_parameters(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).float(), None)
         self._encoder = [self._layer_names(f"encoder.{i}") for i, m in enumerate(model.encoder) if hasattr(m, "weight")]
         decoder = [self._layer_names(f"decoder.{i}") for i, m in enumerate(model.decoder) if hasattr(m, "weight")]
         self._decoder_first, self._decoder = decoder[0], decoder[1:]
+        self._latent_block = ("loc_head.weight", "loc_head.bias", "scale_head.weight", "scale_head.bias", *self._decoder_first)
+        self._set_parameters(torch.cat([p.detach().reshape(-1) for p in model.parameters()]).float(), None)
 
     def _activate(self, x: torch.Tensor) -> torch.Tensor:
         """The model's activation, in place where it can be."""
@@ -106,11 +109,32 @@ class FlatVAE:
         return f"{prefix}.weight", f"{prefix}.bias"
 
     def _set_parameters(self, flat: torch.Tensor, adam_state: dict | None) -> None:
-        self.parameters = torch.nn.Parameter(flat)
-        self.parameters.grad = torch.zeros_like(flat)
-        self.optimizer = torch.optim.Adam([self.parameters], lr=self.learning_rate, fused=flat.device.type in ("cpu", "cuda"))
-        if adam_state is not None:
-            self.optimizer.state[self.parameters] = adam_state
+        """Take ``flat`` as the parameters, with their gradient buffers and Adam (its state
+        ``adam_state``, or a new one); in bfloat16 the weights' copy and the wide layers' gradient
+        live in buffers of that precision."""
+        self.parameters, self.grad = flat, torch.zeros_like(flat)
+        low = None if self.dtype == torch.float32 else torch.empty_like(flat, dtype=self.dtype)
+        self.grad_low = None if low is None else torch.empty_like(low)
+        self.optimizer = FlatAdam(flat, self.learning_rate, low, adam_state)
+        self._gradient_blocks = None if low is None else self._blocks()
+
+    def _blocks(self) -> list[tuple[slice, torch.Tensor]]:
+        """The gradient as Adam reads it in bfloat16: consecutive parameters merged into blocks,
+        float32 (``grad``) for the latent block's and low precision (``grad_low``) for the rest."""
+        blocks = []
+        for name, slot in self.slots.items():
+            source = self.grad if name in self._latent_block else self.grad_low
+            start, stop = self.runs * slot.offset, self.runs * (slot.offset + slot.size)
+            if blocks and blocks[-1][1] is source and blocks[-1][0].stop == start:
+                blocks[-1] = (slice(blocks[-1][0].start, stop), source)
+            else:
+                blocks.append((slice(start, stop), source))
+        return [(block, source[block]) for block, source in blocks]
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """The parameters in the training step's precision (the buffer itself in float32)."""
+        return self.parameters if self.optimizer.low is None else self.optimizer.low
 
     def view(self, flat: torch.Tensor, name: str) -> torch.Tensor:
         """Parameter ``name`` of every run, shape (runs, *shape), as a view of the buffer ``flat``
@@ -120,8 +144,7 @@ class FlatVAE:
 
     def rows(self) -> torch.Tensor:
         """The current parameters as (runs, P), one row per run (a copy)."""
-        flat = self.parameters.detach()
-        return torch.cat([self.view(flat, name).reshape(self.runs, -1) for name in self.slots], dim=1)
+        return torch.cat([self.view(self.parameters, name).reshape(self.runs, -1) for name in self.slots], dim=1)
 
     def _gather(self, flat: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.view(flat, name)[index].reshape(-1) for name in self.slots])
@@ -129,14 +152,13 @@ class FlatVAE:
     def select(self, runs: list[int]) -> None:
         """Keep only the runs ``runs`` (indices into the current runs), with their Adam state."""
         index = torch.tensor(runs, device=self.parameters.device)
-        state = self.optimizer.state.get(self.parameters)
-        kept = {k: (v if k == "step" else self._gather(v, index)) for k, v in state.items()} if state else None
-        flat = self._gather(self.parameters.detach(), index)
+        kept = {k: (v if k == "step" else self._gather(v, index)) for k, v in self.optimizer.state.items()}
+        flat = self._gather(self.parameters, index)
         self.runs = len(runs)
         self._set_parameters(flat, kept)
 
     def state_dict(self) -> dict:
-        return {"runs": self.runs, "parameters": self.parameters.detach().clone(), "optimizer": self.optimizer.state.get(self.parameters, {})}
+        return {"runs": self.runs, "parameters": self.parameters.clone(), "optimizer": self.optimizer.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.runs = state["runs"]
@@ -155,16 +177,24 @@ class FlatVAE:
     def step(self, x: torch.Tensor, beta: float, noise: Noise) -> None:
         """One Adam step of every run on its batch ``x`` (runs, n, x_dim): x in {0, 1} for the
         Bernoulli likelihood (any dtype), real-valued for the Gaussian."""
-        self.gradient(x, beta, noise)
-        self.optimizer.step()
+        self._backward(x, beta, noise)
+        self.optimizer.step(self.grad if self._gradient_blocks is None else self._gradient_blocks)
 
     def gradient(self, x: torch.Tensor, beta: float, noise: Noise) -> torch.Tensor:
-        """The gradient of every run's loss on its batch ``x``, written into (and returned as)
-        ``parameters.grad`` (the buffer layout; ``view`` reads one parameter of it)."""
-        rows = self.parameters.detach()
-        weights = rows if self.dtype == torch.float32 else rows.to(self.dtype)
-        grad = self.parameters.grad
-        grad16 = grad if self.dtype == torch.float32 else torch.empty_like(weights)
+        """The gradient of every run's loss on its batch ``x`` in float32, written into (and
+        returned as) ``grad`` (the buffer layout; ``view`` reads one parameter of it)."""
+        self._backward(x, beta, noise)
+        if self.grad_low is not None:
+            for name in self.slots:
+                if name not in self._latent_block:
+                    self.view(self.grad, name).copy_(self.view(self.grad_low, name))
+        return self.grad
+
+    def _backward(self, x: torch.Tensor, beta: float, noise: Noise) -> None:
+        """The gradient of every run's loss on its batch ``x``: the wide layers' in ``grad_low``
+        (``grad`` in float32), the latent block's in ``grad``."""
+        rows, weights, grad = self.parameters, self.weights, self.grad
+        grad16 = grad if self.grad_low is None else self.grad_low
         n = x.shape[1]
 
         activations = [x.to(self.dtype)]
@@ -189,11 +219,8 @@ class FlatVAE:
         for index in range(len(self._encoder) - 1, -1, -1):
             w, b = self._encoder[index]
             d_out = self._backward_linear(weights, grad16, w, b, activations[index], d_out.to(self.dtype), activated_input=index > 0)
-        if grad16 is not grad:
-            grad.copy_(grad16)
-        for name, value in latent_grads.items():  # float32, after the cast of the wide layers'
+        for name, value in latent_grads.items():
             self.view(grad, name).copy_(value)
-        return grad
 
     def _linear(self, weights, w, b, x):
         return torch.baddbmm(self.view(weights, b), x, self.view(weights, w))
@@ -288,7 +315,7 @@ class FlatVAE:
         """The one-sample ELBO (log p(x|z) - beta KL, beta = 1 by default) averaged over the
         examples ``x`` (n, x_dim) shared by all runs, per run, with the current parameters in
         float32."""
-        rows = self.parameters.detach()
+        rows = self.parameters
         total = torch.zeros(self.runs, dtype=torch.float64, device=rows.device)
         for start in range(0, x.shape[0], batch_size):
             chunk = x[start : start + batch_size].float().expand(self.runs, -1, -1)

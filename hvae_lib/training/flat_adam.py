@@ -1,0 +1,87 @@
+r"""Adam on one flat float32 buffer, which can also keep the buffer's bfloat16 copy up to date.
+
+For every entry, with gradient g at step t (betas b1, b2, step size lr, eps as
+``torch.optim.Adam``; no weight decay, no amsgrad):
+
+    m <- b1 m + (1 - b1) g,    v <- b2 v + (1 - b2) g^2,
+    p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+
+In float32 the step is ``torch._fused_adam_``, the kernel of ``torch.optim.Adam(fused=True)``,
+so it moves the parameters exactly as that optimiser does. With a low-precision copy (a training
+step whose wide matmuls run in bfloat16) the update is one compiled pass per block of entries that
+reads g in the precision it was computed in (bfloat16 for the wide layers, float32 for the latent
+block) and writes p, m, v and p's bfloat16 copy together: the same arithmetic, without a separate
+pass that casts the weights for the next step and another that widens their gradients for Adam.
+Every entry is updated from its own values alone, so a run's parameters do not depend on the
+other runs in the buffer.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+
+
+def _update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, low: torch.Tensor,
+            step_size: torch.Tensor, correction2_sqrt: torch.Tensor) -> None:
+    """One Adam update of the block ``p`` (float32) in place, with its copy ``low`` written."""
+    b1, b2 = BETAS
+    g = g.float()
+    m.copy_(m * b1 + g * (1 - b1))
+    v.copy_(v * b2 + g * g * (1 - b2))
+    p.copy_(p - step_size * m / (v.sqrt() / correction2_sqrt + EPS))
+    low.copy_(p)
+
+
+_compiled_update = torch.compile(_update, dynamic=True, fullgraph=True)
+
+
+class FlatAdam:
+    """Adam over the float32 buffer ``parameters``, optionally keeping ``low``, its copy in a
+    lower precision, equal to the cast of the parameters after every step.
+
+    Args:
+        parameters: the float32 buffer (a 1-d tensor), updated in place.
+        learning_rate: Adam's step size.
+        low: None, or a tensor of ``parameters``' shape in a lower precision.
+        state: a state from ``state`` to continue from (its tensors are used, not copied).
+    """
+
+    def __init__(self, parameters: torch.Tensor, learning_rate: float, low: torch.Tensor | None = None, state: dict | None = None):
+        if parameters.dtype != torch.float32 or parameters.dim() != 1:
+            raise ValueError(f"parameters must be a 1-d float32 buffer, got {parameters.dtype} of shape {tuple(parameters.shape)}")
+        if low is not None and low.shape != parameters.shape:
+            raise ValueError(f"the low-precision copy has shape {tuple(low.shape)}, the parameters {tuple(parameters.shape)}")
+        self.parameters, self.learning_rate, self.low = parameters, learning_rate, low
+        self.state = state or {
+            "step": torch.tensor(0.0, device=parameters.device),
+            "exp_avg": torch.zeros_like(parameters),
+            "exp_avg_sq": torch.zeros_like(parameters),
+        }
+        if low is not None:
+            low.copy_(parameters)
+
+    def step(self, gradient: torch.Tensor | list[tuple[slice, torch.Tensor]]) -> None:
+        """One step. ``gradient`` is the float32 gradient buffer, or, with a low-precision copy,
+        the gradient as blocks (a slice of the buffer, the gradient there in any precision) that
+        cover the buffer."""
+        state = self.state
+        state["step"] += 1
+        if self.low is None:
+            if not isinstance(gradient, torch.Tensor):
+                raise TypeError("without a low-precision copy the gradient is one float32 buffer")
+            b1, b2 = BETAS
+            torch._fused_adam_([self.parameters], [gradient], [state["exp_avg"]], [state["exp_avg_sq"]], [], [state["step"]],
+                               lr=self.learning_rate, beta1=b1, beta2=b2, weight_decay=0.0, eps=EPS, amsgrad=False, maximize=False)
+            return
+        blocks = [(slice(0, self.parameters.numel()), gradient)] if isinstance(gradient, torch.Tensor) else gradient
+        if sum(block.stop - block.start for block, _ in blocks) != self.parameters.numel():
+            raise ValueError("the gradient blocks do not cover the parameters")
+        t = float(state["step"])
+        step_size = torch.tensor(self.learning_rate / (1 - BETAS[0] ** t))
+        correction2_sqrt = torch.tensor((1 - BETAS[1] ** t) ** 0.5)
+        for block, g in blocks:
+            _compiled_update(self.parameters[block], g, state["exp_avg"][block], state["exp_avg_sq"][block], self.low[block],
+                             step_size, correction2_sqrt)
