@@ -20,8 +20,16 @@ def device_name(device: torch.device | str | None = None) -> str:
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    vector = "AVX-512 BF16" if native_bfloat16() else torch.backends.cpu.get_cpu_capability()
-    return f"CPU {cpu_model()} ({os.cpu_count()} cores, {vector})"
+    return f"CPU {cpu_model()} ({os.cpu_count()} cores, {_matrix_instructions()})"
+
+
+def _matrix_instructions() -> str:
+    """The CPU's fastest matrix instructions: AMX BF16 (tiles: bfloat16 products several times
+    faster than AVX-512 BF16 on the same cores), AVX-512 BF16, or torch's vector capability."""
+    flags = (_cpu_field("flags") or "").split()
+    if "amx_bf16" in flags:
+        return "AMX BF16"
+    return "AVX-512 BF16" if "avx512_bf16" in flags else torch.backends.cpu.get_cpu_capability()
 
 
 def _cpu_field(name: str) -> str | None:
