@@ -38,8 +38,9 @@ provenance_note(profile)
 # %% tags=["remove-input"]
 Markdown(
     f"Measured by `benchmarks/ensemble.py` on {meta['device']} ({meta['threads']} threads), torch "
-    f"{meta['torch']}, commit `{meta['commit']}`, {meta['date']}: median of {meta['steps']} steps "
-    f"after 5 warm-up steps, {meta['runs']} runs per step, in one process."
+    f"{meta['torch']}, commit `{meta['commit']}`, {meta['date']}, in one process, {meta['runs']} runs per step: "
+    f"the median of {meta['steps']} steps after 5 warm-up steps, taken {meta.get('rounds', 1)} times with the "
+    f"methods of a cell in turns, and the median of those."
 )
 
 # %% [markdown]
@@ -49,9 +50,10 @@ Markdown(
 # binarised, the posterior is sampled, and the gradient of the loss goes into an Adam update.
 #
 # - **engine (bfloat16)**: how Table 1 trains. All runs' parameters sit in one float32 buffer; the
-#   wide layers' matrix products run in bfloat16 on a copy cast once per step; the backward pass
-#   of the MLPs is written out (three matrix products per layer), the small latent block goes
-#   through autograd (the N-VAE's is written out too); one fused Adam step updates the buffer.
+#   wide layers' matrix products run in bfloat16 on a bfloat16 copy of it; the backward pass of
+#   the MLPs is written out (three matrix products per layer), the small latent block goes through
+#   autograd (the N-VAE's is written out too); one compiled Adam pass reads the wide layers'
+#   gradients in bfloat16, updates the buffer and writes the next step's bfloat16 copy.
 # - **engine (float32)**: the same in float32.
 # - **autograd ensemble**: the engine it replaced, stacked parameters with autograd and
 #   `torch.optim.Adam`.
@@ -72,6 +74,16 @@ table(performance.throughput_table(frame), "thousands of (runs x images) per sec
 table(performance.ratio_table(frame), "engine (bfloat16) against each row")
 # %% tags=["remove-input"]
 Markdown(performance.engine_goal(frame))
+
+# %% [markdown]
+# Where the rest of the step goes. Adam reads and writes every parameter and both of its moments
+# once per step whatever the batch, about 30 bytes per parameter for 4.7 million parameters at
+# $R = 10$ (about 140 MB of memory traffic), so at batch 64 it is a large share of the step; at
+# batch 100 the same pass is spread over more images, which is why every cell is faster there. The S-VAE's step
+# costs more than the N-VAE's by its latent block: the rejection sampler draws each run's
+# proposals from that run's own generator, round after round until all are accepted, and the KL
+# evaluates Bessel-function ratios in float64, under autograd, where the N-VAE's block is a few
+# fused products written out by hand.
 
 # %% [markdown]
 # ## M2, the semi-supervised model of Table 3
