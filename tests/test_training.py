@@ -217,11 +217,13 @@ def test_a_run_never_finite_after_warmup_raises():
         train_ensemble(model, _blobs(64), _blobs(32), schedule, binarize=True, seeds=[3, 4])
 
 
-def test_training_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_training_resumes_from_its_checkpoint(tmp_path, monkeypatch, precision):
     """A run killed during epoch 5 of 8 and resumed from its checkpoint (written after epoch 4)
-    ends exactly where an uninterrupted run ends, and reports the seconds trained before it."""
+    ends exactly where an uninterrupted run ends, and reports the seconds trained before it (in
+    bfloat16 the resumed engine must rebuild the weights' bfloat16 copy from the checkpoint)."""
     train, valid = _blobs(128), _blobs(32)
-    schedule = TrainingSchedule(max_epochs=8, warmup_epochs=2, patience=50, batch_size=32)
+    schedule = TrainingSchedule(max_epochs=8, warmup_epochs=2, patience=50, batch_size=32, precision=precision)
     straight = VAE.from_seeds(32, "vmf", 2, [1, 2], hidden=(16,))
     expected = train_ensemble(straight, train, valid, schedule, binarize=True, seeds=[5, 6])
 
