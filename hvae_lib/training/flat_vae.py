@@ -2,14 +2,16 @@ r"""The VAE ensemble's training step, with its parameters in one flat buffer and
 pass written out.
 
 ``FlatVAE`` holds the parameters of R runs of a ``VAE`` in one float32 tensor, the master copy,
-and trains them with one fused Adam step over that tensor (``hvae_lib.training.flat_adam``). Each parameter is a contiguous block
-of shape (R, *shape) in it, so every layer's matmul reads its weights in place. The step is the same
-mathematics as ``VAE.elbo_terms`` followed by autograd, organised for speed:
+and trains them with one fused Adam step over that tensor (``hvae_lib.training.flat_adam``).
+Each parameter is a contiguous block of shape (R, *shape) in it, so every layer's matmul reads its
+weights in place. The step is the same mathematics as ``VAE.elbo_terms`` followed by autograd,
+organised for speed:
 
 - The wide layers (the encoder's, and the decoder's after its first) run their matmuls in
   ``precision`` (float32, or bfloat16 with float32 accumulation inside each matmul) on a copy of
   the weights in that precision, which Adam's pass writes as it updates the master copy; their
-  gradients stay in that precision until Adam reads them. Their backward is written out: for a layer y = x W + b,
+  gradients stay in that precision until Adam reads them. Their backward is written out: for a
+  layer y = x W + b,
       dW = x^T dy,   db = sum_n dy,   dx = dy W^T,   and through the activation a = f(x)
   dx <- dx * f'(x), read from a alone: [a > 0] for a ReLU, 1 - exp(-a) for a softplus
   (sigmoid(x) = 1 - exp(-softplus(x))).
