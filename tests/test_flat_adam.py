@@ -74,3 +74,23 @@ def test_bad_buffers_and_gradients_are_refused():
         FlatAdam(torch.zeros(4), 1e-3, torch.zeros(4, dtype=torch.bfloat16)).step([(slice(0, 3), torch.zeros(3))])
     with pytest.raises(TypeError, match="one float32 buffer"):
         FlatAdam(torch.zeros(4), 1e-3).step([(slice(0, 4), torch.zeros(4))])
+
+
+def test_without_a_compiler_the_pass_runs_op_by_op_with_a_warning(monkeypatch):
+    """Where torch.compile cannot build the pass, Adam warns and runs the same arithmetic eagerly."""
+    from hvae_lib.training import flat_adam
+
+    def no_compiler(*args):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(flat_adam, "_compiled_update", no_compiler)
+    monkeypatch.setattr(flat_adam, "_compiler_failed", [])
+    start = torch.randn(SIZE, generator=torch.Generator().manual_seed(1))
+    gradients = _gradients(2)
+    flat, low = start.clone(), torch.empty(SIZE, dtype=torch.bfloat16)
+    adam = FlatAdam(flat, 1e-2, low)
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler found"):
+        adam.step(gradients[0])
+    adam.step(gradients[1])
+    torch.testing.assert_close(flat, _torch_adam(start, gradients, 1e-2), rtol=1e-6, atol=1e-7)
+    assert torch.equal(low, flat.bfloat16())

@@ -18,6 +18,8 @@ other runs in the buffer.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 BETAS = (0.9, 0.999)
@@ -36,6 +38,20 @@ def _update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, 
 
 
 _compiled_update = torch.compile(_update, dynamic=True, fullgraph=True)
+_compiler_failed: list[str] = []
+
+
+def _fused_update(*args) -> None:
+    """``_update`` compiled into one pass; where torch.compile cannot build it on this machine (no
+    C++ compiler for the CPU, no Triton for the GPU), the same update op by op, with a warning."""
+    if not _compiler_failed:
+        try:
+            return _compiled_update(*args)
+        except Exception as error:  # torch's compiler errors share no base class beyond Exception
+            _compiler_failed.append(f"{type(error).__name__}: {error}".splitlines()[0])
+            warnings.warn(f"the compiled Adam pass could not be built ({_compiler_failed[0]}); "
+                          "Adam runs op by op, with the same arithmetic, more slowly", RuntimeWarning, stacklevel=2)
+    _update(*args)
 
 
 class FlatAdam:
@@ -83,5 +99,5 @@ class FlatAdam:
         step_size = torch.tensor(self.learning_rate / (1 - BETAS[0] ** t))
         correction2_sqrt = torch.tensor((1 - BETAS[1] ** t) ** 0.5)
         for block, g in blocks:
-            _compiled_update(self.parameters[block], g, state["exp_avg"][block], state["exp_avg_sq"][block], self.low[block],
+            _fused_update(self.parameters[block], g, state["exp_avg"][block], state["exp_avg_sq"][block], self.low[block],
                              step_size, correction2_sqrt)
