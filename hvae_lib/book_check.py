@@ -37,6 +37,8 @@ from pathlib import Path
 
 import yaml
 
+from hvae_lib.report import MEAN_SD
+
 PROJECT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -50,7 +52,8 @@ CHROMIUM_FLAGS = [
 
 # Runs in the page once MathJax has finished; returns what the checks need.
 PAGE_SCRIPT = r"""
-const [wait, done] = arguments;
+const [wait, meanSdPattern, done] = arguments;
+const meanSd = new RegExp(meanSdPattern);
 const article = document.querySelector("article.bd-article") || document.querySelector("main");
 const hasMath = article.querySelector(".math") !== null;
 const started = () => window.MathJax && MathJax.startup && MathJax.startup.promise;
@@ -91,7 +94,7 @@ mathjax.then(mathjaxStarted => {
     .map(t => `${label(t)} (${t.scrollWidth} px > ${column} px)`);
   const wrapped = [];
   for (const cell of article.querySelectorAll("td, th")) {
-    if (!cell.textContent.includes("±")) continue;
+    if (!meanSd.test(cell.textContent.trim())) continue;
     const range = document.createRange();
     range.selectNodeContents(cell);
     const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
@@ -269,7 +272,7 @@ def _inspect(driver: WebDriver, url: str, mathjax_wait: float, attempts: int = 3
     for attempt in range(attempts):
         driver.open(url)
         try:
-            seen = driver.run_async(PAGE_SCRIPT, [int(mathjax_wait * 1000)])
+            seen = driver.run_async(PAGE_SCRIPT, [int(mathjax_wait * 1000), MEAN_SD.pattern])
         except RuntimeError as error:
             if "script timeout" not in str(error) or attempt == attempts - 1:
                 raise

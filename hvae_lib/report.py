@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pandas as pd
@@ -85,9 +86,20 @@ def table(frame, caption: str | None = None, digits: int = 2):
         flat.style.hide(axis="index")
         .format(precision=digits)
         .set_table_styles([{"selector": "td, th", "props": "padding: 0 0.6em;"}])
-        .map(lambda value: "white-space: nowrap;" if "±" in str(value) else "")
+        .map(lambda value: "white-space: nowrap;" if _is_mean_sd(value) else "")
     )
     return styler.set_caption(caption) if caption else styler
+
+
+# A "mean ± sd" cell, perhaps with a count or a setting in brackets and a mark: the cells that
+# never wrap (``hvae_lib.book_check`` holds the rendered book to the same pattern).
+MEAN_SD = re.compile(r"^\S+ ± \S+( \([^()]*\))?\*?$")
+
+
+def _is_mean_sd(value) -> bool:
+    """Whether a cell is a "mean ± sd" value, perhaps with a mark or a count ("90.34 ± 0.14 (3)"),
+    which must not break across lines; a sentence that quotes one may."""
+    return MEAN_SD.match(str(value)) is not None
 
 
 def _index_names(frame) -> list[str]:

@@ -22,6 +22,7 @@ GOOD = f"""
 <p>Prose with a formula already typeset: <code>$x$ in code is fine</code>.</p>
 <figure><img src="{PIXEL}" width="100"><figcaption>Fig. 1 A captioned figure.</figcaption></figure>
 <table><tr><th>d</th><th>LL</th></tr><tr><td>2</td><td>-131.5 ± 0.6</td></tr></table>
+<table><tr><td style="width: 6em; white-space: normal">a sentence that quotes -10.1 ± 0.2 points may wrap</td></tr></table>
 """
 BAD = {
     "missing_images": '<figure><img src="absent.png"><figcaption>Fig. 1 gone</figcaption></figure>',
@@ -34,7 +35,7 @@ BAD = {
 
 def page(body: str) -> str:
     return (
-        "<html><head><title>t</title></head><body>"
+        "<html><head><meta charset=\"utf-8\"><title>t</title></head><body>"
         f'<main><article class="bd-article" style="width: 600px">{body}</article></main></body></html>'
     )
 
@@ -48,7 +49,7 @@ def test_a_clean_page_passes_and_each_defect_is_found(tmp_path):
     reports = {r.page: r for r in check_book(html, tmp_path / "shots", ["good", *BAD])}
 
     assert reports["good"].ok, reports["good"].problems
-    assert (reports["good"].figures, reports["good"].tables) == (1, 1)
+    assert (reports["good"].figures, reports["good"].tables) == (1, 2)
     for name in BAD:
         found = {check for check, items in reports[name].problems.items() if items}
         assert found == {name}, (name, reports[name].problems)
