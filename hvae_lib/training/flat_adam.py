@@ -96,8 +96,9 @@ class FlatAdam:
         if sum(block.stop - block.start for block, _ in blocks) != self.parameters.numel():
             raise ValueError("the gradient blocks do not cover the parameters")
         t = float(state["step"])
-        step_size = torch.tensor(self.learning_rate / (1 - BETAS[0] ** t))
-        correction2_sqrt = torch.tensor((1 - BETAS[1] ** t) ** 0.5)
+        device = self.parameters.device
+        step_size = torch.tensor(self.learning_rate / (1 - BETAS[0] ** t), device=device)
+        correction2_sqrt = torch.tensor((1 - BETAS[1] ** t) ** 0.5, device=device)
         for block, g in blocks:
             _fused_update(self.parameters[block], g, state["exp_avg"][block], state["exp_avg_sq"][block], self.low[block],
                              step_size, correction2_sqrt)
