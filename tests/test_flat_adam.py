@@ -94,3 +94,19 @@ def test_without_a_compiler_the_pass_runs_op_by_op_with_a_warning(monkeypatch):
     adam.step(gradients[1])
     torch.testing.assert_close(flat, _torch_adam(start, gradients, 1e-2), rtol=1e-6, atol=1e-7)
     assert torch.equal(low, flat.bfloat16())
+
+
+def test_building_the_pass_prints_nothing(tmp_path):
+    """The first bfloat16 step compiles the pass; in a fresh process with an empty compiler cache
+    it writes nothing to stderr (a chapter that trains must not print there; a CUDA build of
+    torch on a CPU-only machine would otherwise log that it found no CUDA runtime)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import torch\nfrom hvae_lib.training.flat_adam import FlatAdam\n"
+            "p = torch.randn(100)\nFlatAdam(p, 1e-3, torch.empty(100, dtype=torch.bfloat16)).step(torch.randn(100).bfloat16())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "inductor")})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""

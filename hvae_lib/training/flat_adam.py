@@ -18,6 +18,8 @@ other runs in the buffer.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import warnings
 
 import torch
@@ -41,12 +43,27 @@ _compiled_update = torch.compile(_update, dynamic=True, fullgraph=True)
 _compiler_failed: list[str] = []
 
 
+@contextlib.contextmanager
+def _quiet_cuda_home_lookup():
+    """Keep torch's C++ builder from logging, when the compiler first loads it, that a CUDA build
+    of torch finds no CUDA runtime on a CPU-only machine: nothing is wrong there, and a chapter
+    must not print to stderr."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _fused_update(*args) -> None:
     """``_update`` compiled into one pass; where torch.compile cannot build it on this machine (no
     C++ compiler for the CPU, no Triton for the GPU), the same update op by op, with a warning."""
     if not _compiler_failed:
         try:
-            return _compiled_update(*args)
+            with _quiet_cuda_home_lookup():
+                return _compiled_update(*args)
         except Exception as error:  # torch's compiler errors share no base class beyond Exception
             _compiler_failed.append(f"{type(error).__name__}: {error}".splitlines()[0])
             warnings.warn(f"the compiled Adam pass could not be built ({_compiler_failed[0]}); "
