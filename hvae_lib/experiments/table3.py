@@ -16,13 +16,12 @@ labels. The protocol follows Kingma's recipe wherever the paper is silent
   is argmax q(y | mean z1) after the last epoch (no Hungarian matching, no model selection);
   validation accuracy is logged beside it.
 
-An M1's parameters are committed in ``results/table3_m1/<Table 1 profile>/models`` (profiles
-with the same M1 protocol share them): retraining one costs 10-60 minutes on a 2-core CPU, and a
-retrained M1 equals its stored run only where the training engine's arithmetic has not changed
-since, while the Table 3 cells it serves were computed from the stored one. Its codes are large
-and are not committed: they are kept in ``.../codes`` (ignored by git) and recomputed from the
-parameters in seconds; where neither is on disk, the M1 is trained (seeded). M2 runs are cached
-per run in ``results/table3/<profile>`` and listed in its ``runs.csv``.
+M1 codes and parameters are not committed: they are kept in
+``results/table3_m1/<Table 1 profile>/codes`` and ``.../models`` (ignored by git; profiles with
+the same M1 protocol share them). Missing codes are recomputed from the parameters, and missing
+parameters retrain the M1 (seeded: it reproduces its stored run only while the engine's arithmetic and
+the CPU's matrix kernels are unchanged). M2 runs are cached per run in
+``results/table3/<profile>`` and listed in its ``runs.csv``.
 """
 
 from __future__ import annotations
@@ -183,8 +182,8 @@ def m1_codes(profile: str, model: str, z1: int, protocol: VAEProtocol | None = N
 
 def m1_parameters_path(profile: str, config: dict) -> Path:
     """Where the trained M1 of ``config`` keeps its parameters (float32 state dict, about 2 MB
-    for Table 1's architecture), committed with the results: with them the codes are recomputed
-    in seconds, and from the very M1 the stored cells used, instead of retraining it."""
+    for Table 1's architecture), kept beside the cache but out of git like every checkpoint: with
+    them on disk the codes are recomputed in seconds instead of retraining M1."""
     store = m1_store(profile)
     return store.folder / "models" / f"{store.path(config, M1_SEED).stem}.pt"
 
