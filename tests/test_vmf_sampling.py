@@ -48,6 +48,44 @@ def test_w_law_matches_scipy(m, kappa):
     assert scipy.stats.ks_2samp(ours, theirs).pvalue > KS_P_MIN
 
 
+@pytest.mark.parametrize("m", [2, 4, 11, 100])
+@pytest.mark.parametrize("kappa", [1.0, 10.0, 1e3])
+def test_w_law_matches_scipy_in_training_batches(m, kappa):
+    """Batches of up to 1024 draws per run take up to 4 proposals per round after the first (the
+    test above draws 4000 at once, one proposal per round): the same KS test, on 4000 draws made
+    as 10 runs x 8 batches of 50, one generator per run."""
+    torch.manual_seed(m)
+    mu = _random_unit(m, seed=m)
+    q = VonMisesFisher(mu.expand(10, 50, m), torch.tensor(kappa, dtype=torch.float64))
+    noise = RunNoise([torch.Generator().manual_seed(100 * m + r) for r in range(10)])
+    z = torch.cat([q.rsample(noise=noise).reshape(-1, m) for _ in range(8)])
+    ours = (z - mu).pow(2).sum(-1).numpy() / 2
+    ref = scipy.stats.vonmises_fisher(mu.numpy(), kappa).rvs(N_KS, random_state=np.random.default_rng(m))
+    assert scipy.stats.ks_2samp(ours, 1 - ref @ mu.numpy()).pvalue > KS_P_MIN
+
+
+def test_later_rounds_take_several_proposals_in_training_batches(monkeypatch):
+    """The multi-proposal rounds are what ends a training batch early: at m = 11 and kappa = 50,
+    640 draws over 10 runs take at most 4 rounds in each of 20 batches, and about 6 with one
+    proposal per round."""
+    later = []
+    counts = vmf_module._counts_per_run
+    monkeypatch.setattr(vmf_module, "_counts_per_run", lambda *a: later.append(1) or counts(*a))
+    q = VonMisesFisher(torch.nn.functional.normalize(torch.randn(10, 64, 11), dim=-1), torch.tensor(50.0))
+
+    def rounds(proposals):
+        monkeypatch.setattr(vmf_module, "_LATER_PROPOSALS", proposals)
+        noise, per_batch = RunNoise([torch.Generator().manual_seed(r) for r in range(10)]), []
+        for _ in range(20):
+            later.clear()
+            q.rsample(noise=noise)
+            per_batch.append(1 + len(later))
+        return per_batch
+
+    assert max(rounds(4)) <= 4
+    assert np.mean(rounds(1)) > 5
+
+
 @pytest.mark.parametrize("m", M_GRID)
 @pytest.mark.parametrize("kappa", KAPPA_GRID)
 def test_mean_resultant_length(m, kappa):

@@ -72,7 +72,9 @@ class RunNoise(Noise):
     def _draw(self, counts, fill):
         if len(counts) != self.runs:
             raise ValueError(f"expected counts for {self.runs} runs, got {len(counts)}")
-        return torch.cat([fill(int(n), g) for n, g in zip(counts, self.generators)])
+        # a generator asked for no values is not called (its state would not move either)
+        parts = [fill(int(n), g) for n, g in zip(counts, self.generators) if n] or [fill(0, self.generators[0])]
+        return torch.cat(parts)
 
     def rand(self, counts, dtype, device):
         return self._draw(counts, lambda n, g: torch.rand(n, generator=g, dtype=dtype, device=device))
