@@ -595,13 +595,18 @@ def port_accuracy(epoch: float) -> float:
     return float(np.interp(np.log(epoch), np.log(PORT_CURVE.index.to_numpy(float)), PORT_CURVE.to_numpy()))
 
 
+def run_curve(profile: str, configuration: str, z1: int, z2: int, run: int) -> pd.DataFrame:
+    """One run's validation and test accuracy (%, columns ``valid`` and ``test``) per M2 epoch
+    (the index), from its ``curve.csv``."""
+    path = table3_store(profile).artifact_path(cell_config(profile, configuration, z1, z2), run, "curve.csv")
+    return pd.read_csv(path).set_index("epoch")
+
+
 def cell_curves(profile: str, runs: pd.DataFrame, configuration: str, z1: int, z2: int) -> pd.DataFrame:
     """A cell's test accuracy (%) per M2 epoch (rows) and run (columns), from each of its runs
     in ``runs`` (their ``curve.csv``)."""
-    store = table3_store(profile)
-    config = cell_config(profile, configuration, z1, z2)
     cell = runs[(runs["configuration"] == configuration) & (runs["z1"] == z1) & (runs["z2"] == z2)]
-    return pd.DataFrame({int(run): pd.read_csv(store.artifact_path(config, int(run), "curve.csv")).set_index("epoch")["test"] for run in cell["run"]})
+    return pd.DataFrame({int(run): run_curve(profile, configuration, z1, z2, int(run))["test"] for run in cell["run"]})
 
 
 def anchor_curves(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
