@@ -24,10 +24,18 @@ def test_each_rival_pairing_is_a_claim_with_the_papers_difference(monkeypatch):
     monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
     frame = conclusions.table3_conclusions("cpu").set_index("claim")
     better = frame.loc["Table 3, z1 = 5, z2 = 10: S+N is better than N+N"]
-    assert (better["verdict"], better["runs"], better["ours (S − N)"], better["paper (S − N)"]) == ("holds", "3 + 3 runs", "+5.0", "+4.1")
+    assert (better["verdict"], better["runs"], better["ours (S − N)"], better["paper (S − N)"]) == ("holds (reduced budget)", "3 + 3 runs", "+5.0", "+4.1")
     assert frame.loc["Table 3, z1 = 5, z2 = 10: S+N is better than S+S", "verdict"] == "not significant"
     assert "100 M2 epochs" in better["protocol"]
     assert conclusions.table3_conclusions("full").set_index("claim").loc["Table 3, z1 = 5, z2 = 10: S+N is better than N+N", "verdict"] == "confirmed"
+
+
+def test_a_significantly_worse_s_plus_n_is_a_reversal_not_a_missing_result(monkeypatch):
+    runs = _runs({"S+N": [85.0, 85.4, 84.9], "N+N": [90.0, 90.3, 89.8], "S+S": [85.1, 84.8, 85.3]})
+    monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
+    claim = "Table 3, z1 = 5, z2 = 10: S+N is better than N+N"
+    assert conclusions.table3_conclusions("cpu").set_index("claim").loc[claim, "verdict"] == "reversed (reduced budget)"
+    assert conclusions.table3_conclusions("full").set_index("claim").loc[claim, "verdict"] == "refuted"
 
 
 def test_the_cost_of_the_grid_comes_from_the_stored_wall_times(monkeypatch):

@@ -123,15 +123,55 @@ def test_status_counts_complete_cells_and_names_the_budget():
 
     setup = table3.PROFILES["cpu"]
     empty = pd.DataFrame(columns=["configuration", "z1", "z2", "run", "test accuracy"])
-    assert "Cells with all their runs: 0 of 27; with at least one run: 0; the anchor has not run yet" in table3.status("cpu", empty)
+    assert f"Cells with all their runs: 0 of 27; with at least one run: 0; the anchor ({table3.KINGMA_M2['cpu'].epochs} M2 epochs) has not run yet" in table3.status("cpu", empty)
     assert f"{setup.schedule.epochs} M2 epochs; the full protocol trains {table3.PROFILES['full'].schedule.epochs}" in table3.status("cpu", empty)
     rows = [("N+N", 5, 5, r) for r in range(setup.runs)] + [("S+N", 5, 5, 0), (table3.ANCHOR, 50, 50, 0)]
     runs = pd.DataFrame(rows, columns=["configuration", "z1", "z2", "run"]).assign(**{"test accuracy": 90.0})
-    assert "Cells with all their runs: 1 of 27; with at least one run: 2; the anchor has 1 of" in table3.status("cpu", runs)
+    assert f"Cells with all their runs: 1 of 27; with at least one run: 2; the anchor ({table3.KINGMA_M2['cpu'].epochs} M2 epochs) has 1 of" in table3.status("cpu", runs)
     assert table3.status("full", runs).startswith("Profile **full** is the full protocol")
     assert "instead of" not in table3.status("cpu", runs.assign(precision="bfloat16"))
+    assert "Every run trained M2 in bfloat16." in table3.status("cpu", runs.assign(precision="bfloat16"))
     mixed = runs.assign(precision=["bfloat16"] * (len(runs) - 1) + ["float32"])
     assert f"1 of the {len(runs)} runs trained M2 in float32 instead of bfloat16" in table3.status("cpu", mixed)
+
+
+def _grid_runs(accuracies: dict[tuple[str, int, int], list[float]]) -> pd.DataFrame:
+    rows = [{"configuration": c, "z1": z1, "z2": z2, "run": r, "test accuracy": a}
+            for (c, z1, z2), values in accuracies.items() for r, a in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_the_best_pairing_test_is_two_sided_and_holm_corrected():
+    from scipy import stats
+
+    runs = _grid_runs({
+        ("S+N", 5, 5): [92.3, 92.0, 92.6], ("N+N", 5, 5): [90.3, 90.0, 90.6], ("S+S", 5, 5): [92.1, 92.5, 92.4],
+        ("S+N", 10, 5): [85.7, 84.9, 86.4], ("N+N", 10, 5): [91.3, 90.8, 92.0],
+    })
+    tests = table3.best_pairing_tests("cpu", runs)
+    p = [stats.ttest_ind(runs.query(f"configuration == 'S+N' and z1 == {z1}")["test accuracy"],
+                         runs.query(f"configuration == '{other}' and z1 == {z1}")["test accuracy"], equal_var=False).pvalue
+         for z1, other in ((5, "N+N"), (5, "S+S"), (10, "N+N"))]
+    assert [float(v) for v in tests["p"]] == pytest.approx([float(f"{v:.2g}") for v in p])
+    holm = np.minimum(1, np.maximum.accumulate(np.sort(p) * np.arange(3, 0, -1)))[np.argsort(np.argsort(p))]
+    assert [float(v) for v in tests["p (Holm)"]] == pytest.approx([float(f"{v:.2g}") for v in holm])
+    assert tests.loc[(5, 5, "N+N"), "verdict"] == "holds (reduced budget)"
+    assert tests.loc[(5, 5, "S+S"), "verdict"] == "not significant"
+    assert tests.loc[(10, 5, "N+N"), "verdict"] == "reversed (reduced budget)"
+    assert table3.best_pairing_tests("full", runs).loc[(10, 5, "N+N"), "verdict"] == "refuted"
+
+
+def test_the_results_reading_names_leaders_reversals_and_missing_cells():
+    runs = _grid_runs({
+        **{(c, 5, z2): values for z2 in (5, 10, 50) for c, values in (("S+N", [92.3, 92.0, 92.6]), ("N+N", [90.3, 90.0, 90.6]), ("S+S", [87.1, 87.5, 87.4]))},
+        ("S+N", 10, 5): [85.7, 84.9, 86.4], ("N+N", 10, 5): [91.3, 90.8, 92.0],
+    })
+    reading = table3.results_reading("cpu", runs)
+    assert "At z1 = 5 the best mean is S+N at z2 = 5 (paper: S+S)" in reading
+    assert "At z1 = 10" not in reading  # no z1 = 10 cell has all three pairings
+    assert "S+N is significantly worse at z1 = 10, z2 = 5 against N+N (-5.7 points)" in reading
+    assert "Not yet run: N+N at z1 = 10 (z2 = 10, 50), S+S at z1 = 10, S+N at z1 = 10 (z2 = 10, 50), N+N at z1 = 50," in reading
+    assert table3.results_reading("cpu", runs.iloc[:0]).startswith("No cell")
 
 
 def test_each_run_stores_its_test_confusion_and_matching_only_adds(tiny):

@@ -446,12 +446,13 @@ def status(profile: str, runs: pd.DataFrame) -> str:
     complete = sum(int(done.get(cell, 0)) >= setup.runs for cell in grid)
     budget = "the full protocol" if profile == "full" else f"a reduced budget ({setup.schedule.epochs} M2 epochs; the full protocol trains {full.schedule.epochs})"
     anchor = int((runs["configuration"] == ANCHOR).sum()) if not runs.empty else 0
-    anchor_text = f"the anchor has {anchor} of {setup.runs} runs" if anchor else "the anchor has not run yet"
+    anchor_epochs = KINGMA_M2[profile].epochs
+    anchor_text = f"the anchor ({anchor_epochs} M2 epochs) has {anchor} of {setup.runs} runs" if anchor else f"the anchor ({anchor_epochs} M2 epochs) has not run yet"
     other = runs[runs["precision"] != setup.schedule.precision] if "precision" in runs else runs.iloc[:0]
     precision_text = (
         f" {len(other)} of the {len(runs)} runs trained M2 in {', '.join(sorted(other['precision'].unique()))} instead of "
         f"{setup.schedule.precision}, on a CPU without native bfloat16 (the precision check finds the two equal)."
-        if len(other) else ""
+        if len(other) else f" Every run trained M2 in {setup.schedule.precision}." if len(runs) else ""
     )
     return (
         f"Profile **{profile}** is {budget}, {setup.runs} runs per cell with M1 trained under Table 1's "
@@ -465,25 +466,66 @@ def mean_sd(values: pd.Series) -> str:
     return f"{values.mean():.1f} ± {values.std():.1f} ({len(values)})" if len(values) > 1 else f"{values.mean():.1f} (1)"
 
 
-def best_pairing_tests(runs: pd.DataFrame) -> pd.DataFrame:
+def best_pairing_tests(profile: str, runs: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """The paper's claim "S+N is best", per (z1, z2) with at least 2 runs of each pairing:
-    S+N against N+N and against S+S (Welch's test on the runs' final accuracies, one-sided),
-    Holm-corrected over every test of the table."""
+    S+N against N+N and against S+S (Welch's test on the runs' final accuracies, two-sided, so
+    that a reversal is found as well as the claim), Holm-corrected over every test of the table.
+    Under ``full`` a significant difference reads "confirmed" (S+N better) or "refuted"; under a
+    reduced budget "holds (reduced budget)" or "reversed (reduced budget)"."""
     rows = []
     for (z1, z2), cell in (runs.groupby(["z1", "z2"]) if not runs.empty else ()):
         values = {c: cell.loc[cell["configuration"] == c, "test accuracy"].to_numpy() for c in PAPER.columns}
         for other in ("N+N", "S+S"):
             if min(len(values["S+N"]), len(values[other])) >= 2:
-                p = welch_p(values["S+N"], values[other], alternative="greater")
-                rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": f"{values['S+N'].mean() - values[other].mean():+.1f}", "p": p})
+                difference = values["S+N"].mean() - values[other].mean()
+                rows.append({"z1": z1, "z2": z2, "S+N against": other, "difference": difference, "p": welch_p(values["S+N"], values[other])})
     if not rows:
         return pd.DataFrame({"z1": ["all"], "z2": ["all"], "measured": ["no cell has 2 runs of each pairing yet"]}).set_index(["z1", "z2"])
     table = pd.DataFrame(rows)
     table["p (Holm)"] = holm(table["p"].to_numpy())
-    table["S+N better"] = ["yes" if q < 0.05 else "not significant" for q in table["p (Holm)"]]
+    words = {True: "confirmed", False: "refuted"} if profile == "full" else {True: "holds (reduced budget)", False: "reversed (reduced budget)"}
+    table["verdict"] = [words[bool(d > 0)] if q < alpha else "not significant" for d, q in zip(table["difference"], table["p (Holm)"])]
+    table["difference"] = table["difference"].map(lambda v: f"{v:+.1f}")
     for column in ("p", "p (Holm)"):
         table[column] = table[column].map(lambda v: f"{v:.2g}")
     return table.set_index(["z1", "z2", "S+N against"])
+
+
+def results_reading(profile: str, runs: pd.DataFrame) -> str:
+    """What the results table shows: per z1, the pairing with the highest mean in each z2 cell
+    against the paper's, the verdicts of ``best_pairing_tests`` and the cells not yet run."""
+    grid = runs[runs["configuration"] != ANCHOR] if not runs.empty else runs
+    means = grid.groupby(["z1", "z2", "configuration"])["test accuracy"].mean() if not grid.empty else pd.Series(dtype=float)
+    sentences = []
+    for z1 in PROFILES[profile].z1s:
+        leaders = []
+        for z2 in PROFILES[profile].z2s:
+            cell = means[z1][z2] if z1 in means.index.get_level_values(0) and z2 in means[z1].index.get_level_values(0) else pd.Series(dtype=float)
+            if len(cell) == len(PAPER.columns):
+                paper = PAPER.loc[(z1, z2)]
+                leaders.append(f"{cell.idxmax()} at z2 = {z2} (paper: {' and '.join(paper.index[paper == paper.max()])})")
+        if leaders:
+            sentences.append(f"At z1 = {z1} the best mean is {'; '.join(leaders)}.")
+    tests = best_pairing_tests(profile, grid)
+    if "verdict" in tests:
+        counts = tests["verdict"].value_counts()
+        sentences.append(f"Of the {len(tests)} tests of S+N against another pairing: " + ", ".join(f"{verdict} {count}" for verdict, count in counts.items()) + ".")
+        reversed_ = [f"z1 = {z1}, z2 = {z2} against {other} ({row['difference']} points)" for (z1, z2, other), row in tests.iterrows() if row["verdict"] in ("refuted", "reversed (reduced budget)")]
+        if reversed_:
+            sentences.append("S+N is significantly worse at " + "; ".join(reversed_) + ".")
+    done = set(map(tuple, grid[["configuration", "z1", "z2"]].drop_duplicates().to_numpy())) if not grid.empty else set()
+    z2s, missing = PROFILES[profile].z2s, []
+    for z1 in PROFILES[profile].z1s:
+        for c in PAPER.columns:
+            absent = [z2 for z2 in z2s if (c, z1, z2) not in done]
+            if absent:
+                missing.append(f"{c} at z1 = {z1}" + ("" if len(absent) == len(z2s) else f" (z2 = {', '.join(map(str, absent))})"))
+    if missing:
+        sentences.append("Not yet run: " + ", ".join(missing) + ".")
+    if grid.empty:
+        return "No cell of the grid has been trained under this profile yet."
+    budget = "the full protocol" if profile == "full" else f"the reduced budget of profile {profile}"
+    return f"These results come from {budget}. " + " ".join(sentences)
 
 
 def matching_table(profile: str, runs: pd.DataFrame) -> pd.DataFrame:
@@ -685,7 +727,7 @@ def curves_figure(profile: str, runs: pd.DataFrame):
         ax.set_ylabel("test accuracy (%)")
     handles = {label: h for ax in axes.flat for h, label in zip(*ax.get_legend_handles_labels())}
     if handles:
-        fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), frameon=False)
+        fig.legend(handles.values(), handles.keys(), loc="outside upper center", ncol=len(handles), frameon=False)
     return fig
 
 

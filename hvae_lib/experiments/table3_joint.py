@@ -128,7 +128,7 @@ def joint_ablation(profile: str, runs: pd.DataFrame, joint: pd.DataFrame | None 
         difference = together - frozen
         rows.append({
             "pairing": configuration, "z1": z1, "z2": z2, "runs": len(difference),
-            "frozen M1 (Kingma)": table3.mean_sd(frozen), "joint M1 and M2": table3.mean_sd(together),
+            "frozen M1 (as Kingma)": table3.mean_sd(frozen), "joint M1 and M2": table3.mean_sd(together),
             "joint − frozen": f"{difference.mean():+.1f} ± {difference.std():.1f}",
             "p (paired)": format_p(paired_t_p(together.to_numpy(), frozen.to_numpy())),
         })

@@ -85,9 +85,10 @@ def selection_reading(profile: str, runs: pd.DataFrame) -> str:
         )
     for pairing, group in selected.groupby("pairing"):
         change = group["final"] - group["at best"]
+        epochs = group["best epoch"]
+        when = f"best validation epoch {_epochs(epochs)} in every run" if epochs.nunique() == 1 else f"best validation epochs {_epochs(epochs)} (median {epochs.median():.0f})"
         text.append(
-            f"{pairing} ({len(group)} runs): best validation epochs {_epochs(group['best epoch'])} (median "
-            f"{group['best epoch'].median():.0f}), and from there to the last epoch its test accuracy moves by "
+            f"{pairing} ({len(group)} runs): {when}, and from there to the last epoch its test accuracy moves by "
             f"{_signed(change.mean())} points on average ({_signed(change.min())} to {_signed(change.max())})."
         )
     return " ".join(text)
