@@ -68,3 +68,20 @@ def test_full_protocol_claims_test_only_dimensions_with_both_families(monkeypatc
 def test_full_protocol_claims_without_finished_dimensions_say_so(monkeypatch):
     monkeypatch.setattr(table1, "stored_runs", lambda profile: pd.DataFrame(columns=["model", "d", "run", "LL", "RE", "ELBO"]))
     assert table1.full_protocol_claims()["verdict"].iloc[0].startswith("no d has two runs")
+
+
+def test_progress_groups_dimensions_by_runs_stored_and_says_whether_verdicts_may_change(monkeypatch):
+    setup = table1.PROFILES["full"]
+    counts = {("N-VAE", d): setup.runs for d in setup.dims} | {("S-VAE", d): 5 for d in setup.dims} | {("N-VAE", setup.dims[-1]): 5}
+    frame = pd.DataFrame([{"model": m, "d": d, "run": r} for (m, d), n in counts.items() for r in range(n)])
+    monkeypatch.setattr(table1, "stored_runs", lambda profile: frame)
+    text = table1.full_protocol_progress()
+    head = ", ".join(map(str, setup.dims[:-1]))
+    assert f"N-VAE: {setup.runs} of {setup.runs} runs at d = {head}; 5 of {setup.runs} runs at d = {setup.dims[-1]}." in text
+    assert f"S-VAE: 5 of {setup.runs} runs at d = {', '.join(map(str, setup.dims))}." in text
+    assert "may still change" in text
+    complete = pd.DataFrame([{"model": m, "d": d, "run": r} for m in table1.MODELS for d in setup.dims for r in range(setup.runs)])
+    monkeypatch.setattr(table1, "stored_runs", lambda profile: complete)
+    assert table1.full_protocol_progress().endswith("Every cell has all its runs.")
+    monkeypatch.setattr(table1, "stored_runs", lambda profile: complete.iloc[:0])
+    assert f"0 of {setup.runs} runs at d = " in table1.full_protocol_progress()

@@ -358,12 +358,28 @@ def full_protocol_status() -> pd.DataFrame:
             if len(cell):
                 ll = cell["LL"]
                 row["LL (full protocol)"] = f"{ll.mean():.2f} ± {ll.std():.2f}" if len(ll) > 1 else f"{ll.mean():.2f}"
-                row["epochs trained"] = f"{cell['epochs'].min()}-{cell['epochs'].max()}"
+                low, high = cell["epochs"].min(), cell["epochs"].max()
+                row["epochs trained"] = f"{low}" if low == high else f"{low}-{high}"
                 row["training precision"] = ", ".join(f"{p} ({n})" for p, n in cell["precision"].value_counts().sort_index().items())
             else:
                 row["LL (full protocol)"], row["epochs trained"], row["training precision"] = "not yet run", "", ""
             rows.append(row)
     return pd.DataFrame(rows).set_index(["d", "model"])
+
+
+def full_protocol_progress() -> str:
+    """How far the ``full`` profile has come: per model, the runs stored out of the protocol's
+    at each d, grouped by count (e.g. "10 of 10 at d = 2, 5; 5 of 10 at d = 40")."""
+    stored, setup = _full_protocol_runs(), PROFILES["full"]
+    parts = []
+    for model in MODELS:
+        counts = {d: int(((stored["model"] == model) & (stored["d"] == d)).sum()) if not stored.empty else 0 for d in setup.dims}
+        groups = {n: [d for d in setup.dims if counts[d] == n] for n in sorted(set(counts.values()), reverse=True)}
+        parts.append(f"{model}: " + "; ".join(f"{n} of {setup.runs} runs at d = {', '.join(map(str, dims))}" for n, dims in groups.items()))
+    complete = not stored.empty and all(
+        ((stored["model"] == model) & (stored["d"] == d)).sum() >= setup.runs for model in MODELS for d in setup.dims)
+    state = "Every cell has all its runs." if complete else "Not every cell has all its runs yet, so a verdict below may still change as the rest come in."
+    return f"Runs stored under the paper's protocol: {'. '.join(parts)}. {state}"
 
 
 def _full_protocol_runs() -> pd.DataFrame:
@@ -512,6 +528,7 @@ def table1_figure(runs: pd.DataFrame) -> plt.Figure:
         ax.set_xticklabels([str(d) for d in PAPER.index.get_level_values("d").unique()])
         ax.minorticks_off()
         ax.set_xlabel("latent manifold dimension d")
+        ax.set_ylabel(f"{metric} (nats per image)")
         ax.set_title(metric)
     axes[0].legend(fontsize=9)
     return fig
