@@ -50,7 +50,8 @@ def table1_conclusions(profile: str) -> pd.DataFrame:
 
 
 def table2_conclusions(profile: str) -> pd.DataFrame:
-    """Table 2's claim ("the S-VAE classifies better") per d: how many of the label budgets hold."""
+    """Table 2's claim per d (``table2.paper_claim``: the S-VAE classifies better, except at
+    d = 40): the verdicts of its label budgets, counted."""
     rows = []
     for source, runs in _sources(profile):
         knn = table2.table2_runs(source, train=False)
@@ -61,7 +62,7 @@ def table2_conclusions(profile: str) -> pd.DataFrame:
         for d, group in cells.groupby(level="d"):
             verdicts = group["verdict"].value_counts()
             rows.append({
-                "claim": f"Table 2, d = {d}: the S-VAE's codes classify better (1-NN)", "protocol": _protocol_name(source),
+                "claim": f"Table 2, d = {d}: {table2.paper_claim(d)}", "protocol": _protocol_name(source),
                 "runs": _runs_text(runs, d, source),
                 "ours (S − N)": " / ".join(group["S − N"]) + " (100 / 600 / 1000 labels)",
                 "paper (S − N)": " / ".join(f"{table2.PAPER.loc[d, f'S {n}'] - table2.PAPER.loc[d, f'N {n}']:+.1f}" for n in (100, 600, 1000)),
