@@ -17,9 +17,10 @@
 # N-VAE classifying better than the S-VAE at $d \le 5$, the reverse of the paper's Table 2. Its
 # first explanation was the low-data regime: with less data, the N-VAE's informative Gaussian
 # prior would risk posterior collapse, where the S-VAE's uniform prior would not. It tested
-# none of its explanations. This chapter trains both families under Table 1's protocol on
-# 10%, 30% and all of the training images and measures the S − N difference, the collapse
-# itself, and each of the earlier reproduction's defects alone.
+# none of its explanations. This chapter trains both families under Table 1's protocol on a
+# tenth and on all of the training images (a 30% size is in the design, not yet trained) and
+# measures the S − N difference, the collapse itself, and each of the earlier reproduction's
+# defects alone.
 
 # %% tags=["parameters", "remove-cell"]
 profile = "cpu"

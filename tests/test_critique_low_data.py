@@ -63,6 +63,16 @@ def test_collapse_verdict_flags_lost_units(synthetic):
     assert verdict.loc[2, "S − N LL, 5000 images"] == f"{gap:+.2f}"
 
 
+def test_collapse_finding_separates_where_units_collapse_from_where_the_earlier_reversals_were(synthetic):
+    text = low.collapse_finding("cpu")
+    gap = {images: cell.loc[cell["model"] == "S-VAE", "LL"].mean() - cell.loc[cell["model"] == "N-VAE", "LL"].mean()
+           for images, cell in synthetic[synthetic["d"] == 5].groupby("images")}
+    assert "loses at least one active unit with less data at d = 5 of the d measured (2, 5)" in text
+    assert f"moves by {float(f'{gap[5000]:+.2f}') - float(f'{gap[50000]:+.2f}'):+.2f} nats at d = 5" in text
+    assert "Nothing collapses at d = 2, where the earlier reproduction found the N-VAE better" in text
+    assert "holds" not in text
+
+
 def test_collapse_table_reads_kappa_for_the_s_vae_only(synthetic):
     table = low.collapse_table("cpu")
     assert table.loc[(5, 5000, "N-VAE"), "active units"] == "3.0 of 5"
