@@ -43,10 +43,10 @@ seed_runs = sensitivity.chapter_runs(profile)
 provenance_note(profile, table1_store(models), RunStore("table4", profile), RunStore("table4_randomness", profile), RunStore("seed_sensitivity", profile))
 
 # %% [markdown]
-# Tables 1 and 2 are read from the Table 1 models of the profile `table1` names in the
-# provenance note (the paper's protocol wherever the book is built from its committed results;
-# the cells with fewer than 10 runs per family are still being trained, and each row says how
-# many it has). Table 4 is read from this profile's link-prediction runs.
+# Tables 1 and 2 are read from the Table 1 models named in the provenance note (those of the
+# paper's protocol wherever the book is built from its committed results; each row says how many
+# runs it has, and not every cell has the paper's 10 yet). Table 4 is read from this edition's
+# link-prediction runs.
 #
 # ## The tests the designs call for
 #
@@ -145,5 +145,5 @@ table(sensitivity.sensitivity_table(seed_runs))
 Markdown(sensitivity.sensitivity_finding(seed_runs))
 
 # %% [markdown]
-# The Table 1 cells with fewer than 10 runs per family are being trained under the paper's
-# protocol, and their rows grow as they finish.
+# A Table 1 cell with fewer than the paper's 10 runs per family shows the runs it has; its
+# sd rests on that many models.

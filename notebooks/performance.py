@@ -162,7 +162,7 @@ for device, (results, meta) in found.items():
 
 # %% tags=["remove-input"]
 for device, (results, _) in found.items():
-    display(table(performance.benchmark_failures(results), f"{device.upper()}: failed cells", digits=4))
+    display(table(performance.benchmark_failures(results), f"{device.upper()}: failed cells"))
 
 # %% [markdown]
 # Two mechanisms explain them. `pythae` and `power-spherical` add a small epsilon to the norm in

@@ -58,9 +58,9 @@ def test_one_cell_gives_one_rate(monkeypatch):
     assert "are about 11 hours" in reading and "about 179 hours" in reading
 
 
-def test_the_cost_says_it_includes_the_m1_a_unit_trained(monkeypatch):
+def test_the_cost_says_it_includes_the_m1_a_job_trained(monkeypatch):
     runs = pd.DataFrame([{"configuration": "S+N", "z1": 5, "z2": 5, "run": r, "epochs": 100, "wall_s": 1106.7, "ensemble_runs": 3} for r in range(3)])
     monkeypatch.setattr(table3, "stored_runs", lambda profile: runs)
     text = conclusions.table3_cost("cpu")
     assert "takes 33.2 s (S+N at z1 = 5, z2 = 5, the one cell trained so far)" in text
-    assert text.endswith("includes training the cell's M1 where no earlier unit had (M2's own time was not yet recorded), so it overstates M2's cost.")
+    assert text.endswith("includes training the cell's M1 where no earlier job had (M2's own time was not yet recorded), so it overstates M2's cost.")

@@ -241,6 +241,6 @@ def test_the_cost_reading_uses_m2s_own_time_and_names_cells_timed_with_their_m1(
     })
     text = table3.cost_reading("cpu", runs)
     assert "12.0 s (N+N at z1 = 5, z2 = 5) to 30.0 s (S+N at z1 = 5, z2 = 5)" in text
-    assert "The rate of S+N at z1 = 5, z2 = 5 is its unit's wall time" in text
+    assert "The rate of S+N at z1 = 5, z2 = 5 is the wall time of the job that trained it" in text
     timed = runs.assign(**{table3.M2_WALL_S: 600.0})
-    assert "unit's wall time" not in table3.cost_reading("cpu", timed)
+    assert "wall time of the job" not in table3.cost_reading("cpu", timed)

@@ -101,6 +101,9 @@ def test_benchmark_tables_from_results():
     targets = performance.benchmark_targets(results, "cpu")
     assert list(targets.met) == ["yes", "yes", "yes", "yes"]
     assert targets.iloc[0]["cells impossible given the floor"] == "0"
+    assert targets.iloc[1]["worst cell"] == "1.25x slower"  # ours 1.0 s against power_spherical's 0.8 s
+    faster = results.assign(median_s=np.where(results["method"] == "power_spherical", 1.85, results["median_s"]))
+    assert performance.benchmark_targets(faster, "cpu").iloc[1]["worst cell"] == "1.85x faster"
     sampling = performance.benchmark_sampling_table(results)
     assert sampling.loc[("float32", 3, 1.0), "vs pythae"] == "12.00x"
     assert sampling.loc[("float32", 3, 1.0), "ours / floor"] == pytest.approx(4.0)
@@ -108,6 +111,7 @@ def test_benchmark_tables_from_results():
     assert kl.loc[("float64", 3), "speed-up"] == pytest.approx(50.0)
     failures = performance.benchmark_failures(results)
     assert set(failures.index.get_level_values("method")) == {"power_spherical"} and len(failures) == 2
+    assert failures.iloc[0]["bad share"] == "1" and failures.iloc[0]["max | |z| - 1 |"] == "0"
     correct = performance.benchmark_correctness_table(results)
     assert correct.loc[("float32", 3, 1.0), "power_spherical"] == "no" and correct.loc[("float32", 3, 1.0), "ours"] == "yes"
 

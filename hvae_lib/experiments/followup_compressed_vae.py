@@ -180,7 +180,7 @@ def control_verdict(profile: str) -> str:
     prior, ours = standard["fid | prior"].mean(), standard[f"fid | {best}"].mean()
     island = compressed[f"fid | {PAPER_SAMPLER['compressed']}"].mean()
     budget = "the paper's protocol" if profile == "full" else (
-        f"the {profile} profile's budget ({int(runs['epochs'].iloc[0])} epochs, MLP networks), not the paper's protocol")
+        f"a reduced budget ({int(runs['epochs'].iloc[0])} epochs, MLP networks), not the paper's protocol")
     if island < prior:
         first = (f"The paper's comparison reproduces: the compressed VAE sampled from its island scores FID {island:.0f}, "
                  f"the standard VAE sampled from its prior {prior:.0f}.")

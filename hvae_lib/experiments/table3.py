@@ -590,7 +590,7 @@ def cost_reading(profile: str, runs: pd.DataFrame) -> str:
 
     low, high = per_cell.min(), per_cell.max()
     scale = full.runs / setup.runs
-    grid_text = f"the {cells} cells of profile {profile} ({setup.schedule.epochs} epochs)"
+    grid_text = f"the {cells} cells at this reduced budget ({setup.runs} runs, {setup.schedule.epochs} epochs)" if profile != "full" else f"the {cells} cells"
     full_text = f"the full protocol ({full.runs} runs, {full.schedule.epochs} epochs)"
     single = len(per_cell) == 1
     if single:
@@ -604,11 +604,11 @@ def cost_reading(profile: str, runs: pd.DataFrame) -> str:
     caveat = ""
     if untimed.any():
         named = ", ".join(name(c) for c in untimed[untimed].index)
-        caveat = (f" The rate of {named} is its unit's wall time, which includes training the cell's M1 where no earlier "
-                  "unit had (M2's own time was not yet recorded), so it overstates M2's cost.")
+        caveat = (f" The rate of {named} is the wall time of the job that trained it, which includes training the "
+                  "cell's M1 where no earlier job had (M2's own time was not yet recorded), so it overstates M2's cost.")
     return (
         f"Measured here, one M2 epoch of a cell's {setup.runs} runs trained together takes {rates}. "
-        f"At {'that rate' if single else 'those rates'} {grid_text} are {span(setup.schedule.epochs)} hours of this machine, "
+        f"At {'that rate' if single else 'those rates'} {grid_text} are {span(setup.schedule.epochs)} hours on the machine that trained them, "
         f"and {full_text} {span(full.schedule.epochs, scale)} hours." + caveat
     )
 
