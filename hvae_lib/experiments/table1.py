@@ -305,6 +305,13 @@ def table1_summary(runs: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd
     return pd.DataFrame(rows).set_index(["d", "model"]).sort_index()
 
 
+def verdict_words(profile: str) -> dict[int, str]:
+    """The words for a significant result with the claimed sign (1) and the opposite (-1):
+    "confirmed" / "refuted" under the paper's protocol (``full``), else "holds (reduced budget)"
+    / "reversed (reduced budget)"."""
+    return {1: "confirmed", -1: "refuted"} if profile == "full" else {1: "holds (reduced budget)", -1: "reversed (reduced budget)"}
+
+
 def claims(runs: pd.DataFrame, profile: str, alpha: float = 0.05) -> pd.DataFrame:
     """The paper's claims at every d, tested on our runs with Welch's t-test (runs are
     independent models; N-VAE and S-VAE runs are not paired) and Holm's correction over the
@@ -331,7 +338,7 @@ def claims(runs: pd.DataFrame, profile: str, alpha: float = 0.05) -> pd.DataFram
             })
     table = pd.DataFrame(rows)
     table["p (Holm)"] = holm(table["p"].to_numpy())
-    words = {1: "confirmed", -1: "refuted"} if profile == "full" else {1: "holds (reduced budget)", -1: "reversed (reduced budget)"}
+    words = verdict_words(profile)
     table["verdict"] = [words[sign] if p < alpha else "not significant" for sign, p in zip(table["sign"], table["p (Holm)"])]
     for column in ("S − N (ours)", "S − N (paper)"):
         table[column] = table[column].map(lambda v: f"{v:+.2f}")

@@ -17,7 +17,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import MatplotlibDeprecationWarning
 
-from hvae_lib.experiments.table1 import MODELS, PROFILES, full_protocol_dims, run_artifact, stored_runs, table1_runs
+from hvae_lib.experiments.table1 import MODELS, PROFILES, full_protocol_dims, run_artifact, stored_runs, table1_runs, verdict_words
 from hvae_lib.plotting import COLORS
 from hvae_lib.results import RunStore
 from hvae_lib.stats import format_p, holm, welch_p
@@ -153,9 +153,7 @@ def _verdict(difference: float, p: float, profile: str, claimed: str | None = "S
     better = "S-VAE" if difference > 0 else "N-VAE"
     if claimed is None:
         return f"{better} better (paper finds no difference)" + ("" if profile == "full" else " (reduced budget)")
-    if profile == "full":
-        return "confirmed" if better == claimed else "refuted"
-    return "holds (reduced budget)" if better == claimed else "reversed (reduced budget)"
+    return verdict_words(profile)[1 if better == claimed else -1]
 
 
 def spread_table(knn: pd.DataFrame) -> pd.DataFrame:

@@ -483,8 +483,8 @@ def best_pairing_tests(profile: str, runs: pd.DataFrame, alpha: float = 0.05) ->
         return pd.DataFrame({"z1": ["all"], "z2": ["all"], "measured": ["no cell has 2 runs of each pairing yet"]}).set_index(["z1", "z2"])
     table = pd.DataFrame(rows)
     table["p (Holm)"] = holm(table["p"].to_numpy())
-    words = {True: "confirmed", False: "refuted"} if profile == "full" else {True: "holds (reduced budget)", False: "reversed (reduced budget)"}
-    table["verdict"] = [words[bool(d > 0)] if q < alpha else "not significant" for d, q in zip(table["difference"], table["p (Holm)"])]
+    words = table1.verdict_words(profile)
+    table["verdict"] = [words[1 if d > 0 else -1] if q < alpha else "not significant" for d, q in zip(table["difference"], table["p (Holm)"])]
     table["difference"] = table["difference"].map(lambda v: f"{v:+.1f}")
     for column in ("p", "p (Holm)"):
         table[column] = table[column].map(lambda v: f"{v:.2g}")
