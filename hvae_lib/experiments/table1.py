@@ -374,18 +374,23 @@ def full_protocol_status() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["d", "model"])
 
 
+def full_protocol_counts() -> pd.DataFrame:
+    """Runs stored under the paper's protocol (the ``full`` profile's first ``runs`` seeds) per
+    model (rows) and d (columns), zero where none."""
+    stored, setup = _full_protocol_runs(), PROFILES["full"]
+    counts = stored.groupby(["model", "d"]).size().unstack(fill_value=0) if not stored.empty else pd.DataFrame()
+    return counts.reindex(index=list(MODELS), columns=list(setup.dims), fill_value=0).astype(int)
+
+
 def full_protocol_progress() -> str:
     """How far the ``full`` profile has come: per model, the runs stored out of the protocol's
     at each d, grouped by count (e.g. "10 of 10 at d = 2, 5; 5 of 10 at d = 40")."""
-    stored, setup = _full_protocol_runs(), PROFILES["full"]
+    counts, runs = full_protocol_counts(), PROFILES["full"].runs
     parts = []
-    for model in MODELS:
-        counts = {d: int(((stored["model"] == model) & (stored["d"] == d)).sum()) if not stored.empty else 0 for d in setup.dims}
-        groups = {n: [d for d in setup.dims if counts[d] == n] for n in sorted(set(counts.values()), reverse=True)}
-        parts.append(f"{model}: " + "; ".join(f"{n} of {setup.runs} runs at d = {', '.join(map(str, dims))}" for n, dims in groups.items()))
-    complete = not stored.empty and all(
-        ((stored["model"] == model) & (stored["d"] == d)).sum() >= setup.runs for model in MODELS for d in setup.dims)
-    state = "Every cell has all its runs." if complete else "Not every cell has all its runs yet, so a verdict below may still change as the rest come in."
+    for model, row in counts.iterrows():
+        groups = {n: [d for d, m in row.items() if m == n] for n in sorted(set(row), reverse=True)}
+        parts.append(f"{model}: " + "; ".join(f"{n} of {runs} runs at d = {', '.join(map(str, dims))}" for n, dims in groups.items()))
+    state = "Every cell has all its runs." if (counts >= runs).all().all() else "Not every cell has all its runs yet, so a verdict below may still change as the rest come in."
     return f"Runs stored under the paper's protocol: {'. '.join(parts)}. {state}"
 
 
