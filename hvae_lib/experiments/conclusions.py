@@ -78,7 +78,7 @@ def table3_conclusions(profile: str) -> pd.DataFrame:
     runs = runs[runs["configuration"] != table3.ANCHOR] if not runs.empty else runs
     tests = table3.best_pairing_tests(profile, runs)
     epochs = table3.PROFILES[profile].schedule.epochs
-    protocol = f"Kingma's ({epochs} M2 epochs)" if profile == "full" else f"reduced ({profile}, {epochs} M2 epochs)"
+    protocol = f"Kingma's ({epochs} M2 epochs)" if profile == "full" else f"a reduced ({profile}, {epochs} M2 epochs)"
     if "p (Holm)" not in tests.columns:
         return pd.DataFrame([{"claim": "Table 3: S+N is the best pairing", "protocol": protocol, "runs": "none yet",
                               "ours (S − N)": "", "paper (S − N)": "", "verdict": "not yet run"}])
@@ -111,7 +111,7 @@ def table4_conclusions(profile: str) -> pd.DataFrame:
         paper = table4.PAPER.set_index(["model", "dataset"])
         rows.append({
             "claim": f"Table 4, {dataset} {metric}: the S-VGAE is {'better' if row['claim'] == 'S better' else 'worse'}",
-            "protocol": "the paper's (200 epochs, 10 runs)" if table4.PROFILES[profile]["epochs"] == 200 else f"reduced ({profile})",
+            "protocol": "the paper's (200 epochs, 10 runs)" if table4.PROFILES[profile]["epochs"] == 200 else f"a reduced ({profile})",
             "runs": f"{int((runs['dataset'] == dataset).sum() // 2)} pairs",
             "ours (S − N)": row["S − N"],
             "paper (S − N)": f"{paper.loc[('S-VGAE', dataset), metric] - paper.loc[('N-VGAE', dataset), metric]:+.2f}",
@@ -121,7 +121,7 @@ def table4_conclusions(profile: str) -> pd.DataFrame:
 
 
 def _protocol_name(source: str) -> str:
-    return "the paper's" if source == "full" else f"reduced ({source})"
+    return "the paper's" if source == "full" else f"a reduced ({source})"
 
 
 def conclusions(profile: str) -> pd.DataFrame:
