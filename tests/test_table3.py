@@ -187,6 +187,13 @@ def test_each_run_stores_its_test_confusion_and_matching_only_adds(tiny):
         assert 100 * np.trace(confusion) / 60 == pytest.approx(run["test accuracy"], abs=1e-9)
     row = table3.matching_table("smoke", runs).loc[("N+N", 5, 5)]
     assert row["runs"] == 2 and row["Hungarian − argmax"].startswith("+")
+    overview = table3.matching_by_pairing("smoke", runs).loc["N+N"]
+    matched = table3.matched_runs("smoke", runs)
+    gain = matched["Hungarian"] - matched["argmax"]
+    assert (overview["cells"], overview["runs"]) == (1, 2)
+    assert overview["runs changed by matching"] == f"{int((gain > 1e-9).sum())} of 2"
+    assert overview["largest gain (points)"] == f"{gain.max():+.2f}"
+    assert "no stored run carries" in table3.matching_by_pairing("smoke", empty).to_string()
 
 
 def test_the_pruning_ablation_keeps_every_coordinate_and_pairs_runs(tiny):
