@@ -51,6 +51,35 @@ def test_bfloat16_copy_follows_the_adam_of_torch():
     torch.testing.assert_close(flat, _torch_adam(start, gradients, 1e-2), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_moments_decaying_below_the_normal_range_become_zero_and_move_no_parameter(precision):
+    """After one unit gradient and 900 zero ones, m = 0.1 * 0.9^t has decayed through the
+    subnormal range (below 1.2e-38 after about 815 steps) and v = 0.001 * 0.999^t has not: every
+    m is zero, no moment is subnormal, and the parameters are bit for bit those of torch's Adam,
+    which keeps the subnormal m."""
+    start = torch.randn(SIZE, generator=torch.Generator().manual_seed(1))
+    gradients = [torch.ones(SIZE)] + [torch.zeros(SIZE)] * 900
+    flat = start.clone()
+    low = None if precision == "float32" else torch.empty(SIZE, dtype=torch.bfloat16)
+    adam = FlatAdam(flat, 1e-3, low)
+    for g in gradients:
+        adam.step(g)
+    tiny = torch.finfo(torch.float32).tiny
+    m, v = adam.state["exp_avg"], adam.state["exp_avg_sq"]
+    assert torch.equal(m, torch.zeros(SIZE)) and bool((v >= tiny).all())
+    reference = torch.nn.Parameter(start.clone())
+    optimizer = torch.optim.Adam([reference], lr=1e-3, fused=True)
+    for g in gradients:
+        reference.grad = g.clone()
+        optimizer.step()
+    kept = optimizer.state[reference]["exp_avg"]
+    assert bool(((kept != 0) & (kept.abs() < tiny)).all())  # torch keeps them: the test can fail
+    if precision == "float32":
+        assert torch.equal(flat, reference.detach())
+    else:
+        torch.testing.assert_close(flat, reference.detach(), rtol=1e-6, atol=1e-7)
+
+
 def test_each_entry_moves_as_it_would_in_any_other_buffer():
     """An entry's update depends on its own values alone: the same entries at another position
     (another remainder of the vector width) of a longer buffer end bit for bit the same."""
